@@ -1,0 +1,73 @@
+"""The ``toolkit`` command line: each command parses its arguments, makes one
+library call and formats the result; library errors become one-line messages.
+
+Exit codes: 0 success, 1 the file has errors or the import failed,
+2 usage, configuration or connection error, 3 an unexpected internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from toolkit.errors import ImportFailed, ToolkitError, ValidationFailed
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+def exit_code_for(exc: ToolkitError) -> int:
+    """The exit code a library error maps to."""
+    return EXIT_FAILED if isinstance(exc, (ImportFailed, ValidationFailed)) else EXIT_USAGE
+
+
+class _ErrorHandlingGroup(TyperGroup):
+    """Turns library exceptions into one-line messages, never tracebacks."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except ToolkitError as exc:
+            typer.secho(f"Error: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(exit_code_for(exc)) from None
+        except KeyboardInterrupt:
+            typer.secho("Interrupted.", err=True)
+            raise typer.Exit(130) from None
+        except Exception as exc:  # noqa: BLE001 - the last line of defence for users
+            if os.environ.get("TOOLKIT_DEBUG"):
+                traceback.print_exc()
+            typer.secho(
+                f"Internal error: {type(exc).__name__}: {exc} (set TOOLKIT_DEBUG=1 for details)",
+                err=True,
+                fg=typer.colors.RED,
+            )
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+
+app = typer.Typer(
+    cls=_ErrorHandlingGroup,
+    help="Preview, validate, convert and import cc5 sync files.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Each feature registers its commands from its own module.
+from toolkit.cli import cc5_commands, client_commands, service_commands, demo_commands  # noqa: E402
+
+for _module in (cc5_commands, service_commands, client_commands, demo_commands):
+    _module.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())
