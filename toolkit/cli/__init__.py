@@ -14,6 +14,7 @@ import traceback
 import click
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from toolkit.errors import ImportFailed, ToolkitError, ValidationFailed
 
@@ -34,7 +35,9 @@ class _ErrorHandlingGroup(TyperGroup):
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException,
+                # typer >= 0.29 vendors click: its Exit/Abort/usage errors are its own classes
+                typer.Exit, typer.Abort, TyperException):
             raise
         except ToolkitError as exc:
             typer.secho(f"Error: {exc}", err=True, fg=typer.colors.RED)

@@ -1,7 +1,57 @@
-"""CLI commands (filled in by the feature that owns them)."""
+"""``toolkit demo``: fill an import service with a realistic history of imports."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Optional
 
 import typer
 
+__all__ = ["register", "demo"]
+
+
+def demo(
+    count: Annotated[int, typer.Option(min=1, max=5000, help="How many imports to run")] = 300,
+    url: Annotated[Optional[str], typer.Option(
+        help="API base URL (default TOOLKIT_API_URL); without one, an embedded service is started")] = None,
+    key: Annotated[Optional[str], typer.Option(help="API key (default TOOLKIT_API_KEY)")] = None,
+    api: Annotated[Optional[str], typer.Option(help="portal or imports (default TOOLKIT_API or portal)")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=32, help="Imports running at once")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the generated files (same seed, same files)")] = 7,
+    serve: Annotated[bool, typer.Option(
+        help="Embedded service only: keep serving after the demo until Ctrl-C")] = True,
+) -> None:
+    """Run generated good and defective cc5 files through the real service.
+
+    Every import goes through the API: request an upload, upload, trigger
+    asynchronously, wait. Statuses, counts and failure codes are the service's.
+    """
+    import os
+
+    from toolkit.client import ImportClient
+    from toolkit.client.config import ENV_URL
+    from toolkit.demo import demo_service, run_demo
+
+    if url or os.environ.get(ENV_URL):
+        with ImportClient(url, key, api) as client:
+            summary = run_demo(client, count, seed=seed, workers=workers)
+        _report(summary, client.base_url)
+        return
+    with demo_service(count, seed=seed, workers=workers) as (service, summary):
+        _report(summary, service.url)
+        if serve:
+            typer.echo("Serving the demo data until Ctrl-C. Point the app or the CLI at it:")
+            typer.echo(f"  export TOOLKIT_API_URL={service.url} TOOLKIT_API_KEY={service.api_key}")
+            threading.Event().wait()  # until KeyboardInterrupt
+
+
+def _report(summary, where: str) -> None:
+    typer.echo(f"{summary.describe()} in {summary.seconds:.1f} s on {where}")
+    if summary.failure_codes:
+        codes = ", ".join(f"{code} {n}" for code, n in summary.failure_codes.most_common())
+        typer.echo(f"Failure codes: {codes}")
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``demo`` to ``app``."""
+    app.command("demo")(demo)

@@ -1,7 +1,41 @@
-"""CLI commands (filled in by the feature that owns them)."""
+"""``toolkit serve``: run the reference import service in the foreground."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
+__all__ = ["register", "serve"]
+
+
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Interface to listen on (default 127.0.0.1)")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port to listen on (0: any free port) (default 8000)")] = None,
+    store: Annotated[Optional[Path], typer.Option(
+        help="DuckDB store file (default .toolkit/service.duckdb)")] = None,
+    s3_endpoint: Annotated[Optional[str], typer.Option(
+        help="S3 endpoint URL; without it an embedded S3 (moto) runs on 127.0.0.1")] = None,
+    bucket: Annotated[Optional[str], typer.Option(help="S3 bucket (default toolkit-imports)")] = None,
+    config: Annotated[Optional[Path], typer.Option(
+        help="TOML or JSON config file (settings and an api_keys table)")] = None,
+    max_file_bytes: Annotated[Optional[int], typer.Option(help="Largest accepted file (default 300000000)")] = None,
+    url_expiry: Annotated[Optional[int], typer.Option(help="Upload URL lifetime in seconds (default 3600)")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Import threads (default 2)")] = None,
+) -> None:
+    """Run the import service (portal and imports APIs) until Ctrl-C.
+
+    Keys come from TOOLKIT_API_KEYS or the config file; without any, a key
+    allowed every workspace is generated and printed.
+    """
+    from toolkit.service.local import serve as run_service
+
+    run_service(config, announce=typer.echo, host=host, port=port, store=store, s3_endpoint=s3_endpoint,
+                s3_bucket=bucket, max_file_bytes=max_file_bytes, url_expiry_seconds=url_expiry,
+                workers=workers)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``serve`` to ``app``."""
+    app.command("serve")(serve)

@@ -1,0 +1,152 @@
+"""Benchmark of the reference import service.
+
+1. Upload and import a file of ``--rows`` rows (default 3,000,000) through the
+   portal API of a ``toolkit.local_service()`` (real uvicorn, embedded moto
+   S3); report import rows/s and the ratio of the import time to a local
+   ``toolkit.validate`` of the same file in this process (target <= 3x).
+2. ``--pollers`` (default 50) concurrent pollers look up a file's status for
+   ``--seconds`` (default 20) while another import of the same file runs;
+   report latency percentiles (target p99 <= 50 ms). The pollers run in a
+   child process so their CPU use does not count as server latency.
+
+    .venv/bin/python benchmarks/bench_service.py                      # full size
+    .venv/bin/python benchmarks/bench_service.py --rows 200000 --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import toolkit  # noqa: E402
+from toolkit.service.samples import write_sample_cc5  # noqa: E402
+
+
+def _portal_upload(api: httpx.Client, path: Path, workspace: str) -> dict[str, Any]:
+    data = api.post("/appfile/file/path", json={"WorkspaceId": workspace, "BucketId": "bk-main",
+                                                "EntityType": "customer", "FileName": path.name}).json()["Data"]
+    with path.open("rb") as stream:
+        put = httpx.put(data["Url"], content=stream, timeout=600, headers={
+            "Content-Type": "application/octet-stream", "Content-Length": str(path.stat().st_size)})
+    put.raise_for_status()
+    return data
+
+
+async def _poll(url: str, key: str, file_id: str, pollers: int, seconds: float, interval: float) -> list[float]:
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=pollers, max_keepalive_connections=pollers)
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, limits=limits,
+                                 timeout=30) as client:
+        stop_at = time.perf_counter() + seconds
+
+        async def poller(n: int) -> None:
+            await asyncio.sleep(interval * n / pollers)  # spread the pollers over the interval
+            while time.perf_counter() < stop_at:
+                started = time.perf_counter()
+                answer = await client.get(f"/appfile/file/{file_id}")
+                latencies.append(time.perf_counter() - started)
+                answer.raise_for_status()
+                if interval:
+                    await asyncio.sleep(max(0.0, interval - (time.perf_counter() - started)))
+
+        await asyncio.gather(*(poller(n) for n in range(pollers)))
+    return latencies
+
+
+def _poll_process(args: tuple[str, str, str, int, float, float], out: Any) -> None:
+    out.send(asyncio.run(_poll(*args)))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=3_000_000)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--pollers", type=int, default=50)
+    parser.add_argument("--poll-interval", type=float, default=0.25,
+                        help="pause of each poller between look-ups (0: back to back)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
+        path = Path(tmp) / "bench.cc5txt"
+        started = time.perf_counter()
+        write_sample_cc5(path, rows=args.rows, workspace="ws-bench", bad_rows=args.rows // 1000)
+        size_mb = path.stat().st_size / 1e6
+        print(f"file: {args.rows:,} rows + {args.rows // 1000:,} bad, {size_mb:.0f} MB "
+              f"(written in {time.perf_counter() - started:.1f} s)")
+
+        started = time.perf_counter()
+        report = toolkit.validate(path)
+        validate_s = time.perf_counter() - started
+        print(f"baseline: local validate {validate_s:.2f} s ({report.data_rows:,} data rows)")
+
+        with toolkit.local_service(store=Path(tmp) / "store.duckdb", workers=1) as svc:
+            api = httpx.Client(base_url=svc.url, headers={"Authorization": f"Bearer {svc.api_key}"}, timeout=3600)
+            started = time.perf_counter()
+            data = _portal_upload(api, path, "ws-bench")
+            upload_s = time.perf_counter() - started
+            started = time.perf_counter()
+            done = api.post("/appfile/file/import", json={"FileType": "cc5", "FileId": data["FileId"]}).json()
+            import_s = time.perf_counter() - started
+            file = done["Data"]["File"]
+            assert file["Status"] == "FINISHED", file
+            print(f"upload: {upload_s:.2f} s ({size_mb / upload_s:.0f} MB/s)")
+            print(f"import: {import_s:.2f} s = {args.rows / import_s:,.0f} rows/s; "
+                  f"{file['SuccessfulCount']:,} applied, {file['FailureCount']:,} rejected")
+            ratio = import_s / validate_s
+            print(f"import / validate = {ratio:.2f}x (target <= 3x)")
+
+            # Status look-ups while a second import of the same file runs.
+            second = _portal_upload(api, path, "ws-bench")
+            api.post("/appdata/import/file/async", json={"FileType": "cc5", "FileId": second["FileId"]})
+            receive, send = multiprocessing.Pipe(duplex=False)
+            poll_args = (svc.url, svc.api_key, data["FileId"], args.pollers, args.seconds, args.poll_interval)
+            child = multiprocessing.get_context("spawn").Process(target=_poll_process, args=(poll_args, send))
+            window_start = time.time()
+            child.start()
+            latencies = receive.recv()
+            child.join()
+            window_end = time.time()
+            second_file = api.get(f"/appfile/file/{second['FileId']}").json()["Data"]["File"]
+            while second_file["Status"] not in ("FINISHED", "FAILED"):
+                time.sleep(0.5)
+                second_file = api.get(f"/appfile/file/{second['FileId']}").json()["Data"]["File"]
+            record = svc.service.store.get_file(second["FileId"])
+            overlap = max(0.0, min(window_end, record.process_end_time) - max(window_start, record.process_start_time))
+            p50, p95, p99 = (_percentile(latencies, q) * 1000 for q in (50, 95, 99))
+            print(f"status look-ups: {len(latencies):,} by {args.pollers} pollers in {args.seconds:.0f} s "
+                  f"(interval {args.poll_interval} s), an import running {overlap / (window_end - window_start):.0%} "
+                  f"of the window")
+            print(f"latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  max {max(latencies) * 1000:.1f}  "
+                  f"mean {statistics.fmean(latencies) * 1000:.1f} (target p99 <= 50 ms)")
+            api.close()
+
+    out = ROOT / "benchmarks" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench_service.json").write_text(json.dumps({
+        "rows": args.rows, "validate_s": validate_s, "upload_s": upload_s, "import_s": import_s,
+        "import_rows_per_s": args.rows / import_s, "import_over_validate": ratio,
+        "pollers": args.pollers, "poll_interval_s": args.poll_interval, "lookups": len(latencies),
+        "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "import_overlap_s": overlap,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The Dashboard page (AppTest): KPIs, charts and filters over injected and real import lists."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from toolkit.app_support.aggregations import ImportFilters, dashboard_data
+from toolkit.app_support.session import IMPORTS_SOURCE_KEY
+from toolkit.app_support.synthetic import synthetic_imports
+
+from app_helpers import app_api, imported, unused_port  # noqa: F401  (fixtures)
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "dashboard.py")
+CHART_TITLES = {
+    "Imports by status per workspace",
+    "Failure codes by workspace (failed imports)",
+    "Imports and failure rate per day",
+    "Rows succeeded and rejected per day",
+    "Processing time (start to end)",
+}
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+
+
+def page_with(records: pd.DataFrame) -> AppTest:
+    app = AppTest.from_file(PAGE, default_timeout=60)
+    app.session_state[IMPORTS_SOURCE_KEY] = records
+    return app.run()
+
+
+def metrics(app: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in app.metric}
+
+
+def chart_titles(app: AppTest) -> set[str]:
+    return {json.loads(c.proto.spec)["layout"]["title"]["text"] for c in app.get("plotly_chart")}
+
+
+def test_kpis_and_every_chart_over_injected_records():
+    records = synthetic_imports(3000, seed=5)
+    app = page_with(records)
+    assert not app.exception and not app.error
+    kpis = dashboard_data(records).kpis
+    shown = metrics(app)
+    assert shown["Imports"] == f"{kpis.imports:,}"
+    assert shown["Finished"] == f"{kpis.finished:,}" and shown["Failed"] == f"{kpis.failed:,}"
+    assert shown["Failure rate"] == f"{kpis.failure_rate:.1%}"
+    assert shown["Rows applied / rejected"] == f"{kpis.rows_succeeded:,} / {kpis.rows_rejected:,}"
+    assert chart_titles(app) == CHART_TITLES
+
+
+def test_filters_narrow_every_figure():
+    records = synthetic_imports(3000, seed=6)
+    app = page_with(records)
+    app.multiselect(key="dashboard.workspaces").set_value(["ws-eu"])
+    app.multiselect(key="dashboard.statuses").set_value(["FINISHED", "FAILED"]).run()
+    assert not app.exception and not app.error
+    expected = dashboard_data(records, ImportFilters(workspaces=("ws-eu",), statuses=("FINISHED", "FAILED")))
+    assert metrics(app)["Imports"] == f"{expected.kpis.imports:,}"
+    status_chart = next(c for c in app.get("plotly_chart")
+                        if "status per workspace" in json.loads(c.proto.spec)["layout"]["title"]["text"])
+    bars = json.loads(status_chart.proto.spec)["data"]
+    assert {tuple(bar["x"]) for bar in bars} == {("ws-eu",)}
+    assert sum(sum(bar["y"]) for bar in bars) == expected.kpis.imports
+
+
+def test_empty_list_says_so_instead_of_charts():
+    app = page_with(synthetic_imports(0))
+    assert not app.exception and not app.error
+    assert metrics(app)["Imports"] == "0"
+    assert not app.get("plotly_chart")
+    assert any("No imports match" in i.value for i in app.info)
+
+
+def test_unreachable_api_is_an_error_message_not_a_crash(monkeypatch, unused_port):
+    monkeypatch.setenv("TOOLKIT_API_URL", f"http://127.0.0.1:{unused_port}")
+    monkeypatch.setenv("TOOLKIT_API_KEY", "k")
+    app = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not app.exception
+    assert len(app.error) == 1 and "Loading the import list failed" in app.error[0].value
+
+
+def test_dashboard_over_the_live_service(app_api, imported):
+    app = AppTest.from_file(PAGE, default_timeout=60).run()
+    app.multiselect(key="dashboard.workspaces").set_value([imported.workspace]).run()
+    assert not app.exception and not app.error
+    shown = metrics(app)
+    assert shown["Imports"] == "3" and shown["Finished"] == "2" and shown["Failed"] == "1"
+    assert shown["Rows applied / rejected"] == f"{imported.rows_applied:,} / {imported.rows_rejected:,}"
+    heatmap = next(c for c in app.get("plotly_chart") if "Failure codes" in json.loads(c.proto.spec)["layout"]["title"]["text"])
+    assert json.loads(heatmap.proto.spec)["data"][0]["x"] == ["FOOTER_COUNT_MISMATCH"]

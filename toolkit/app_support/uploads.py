@@ -1,0 +1,181 @@
+"""An uploaded file on its way to an import: saved, converted if tabular, validated, previewed.
+
+The Validate & import page calls ``prepare_cc5`` (a ``.cc5txt``) or
+``convert_table`` (a CSV/Parquet plus the entity metadata of the small form)
+once per upload and keeps the ``PreparedFile`` in the session; everything
+the page shows comes from it, so reruns do not re-read the file.
+
+    >>> prepared = prepare_cc5("customers.cc5txt", data, workdir)      # doctest: +SKIP
+    >>> prepared.report.importable, len(prepared.findings)              # doctest: +SKIP
+    (True, 0)
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from toolkit.errors import ConfigError
+
+__all__ = [
+    "PreparedFile",
+    "TABLE_SUFFIXES",
+    "CC5_SUFFIXES",
+    "UPLOAD_TYPES",
+    "MAX_FINDINGS_SHOWN",
+    "PREVIEW_ROWS",
+    "kind_of",
+    "new_workdir",
+    "table_columns",
+    "prepare_cc5",
+    "convert_table",
+]
+
+CC5_SUFFIXES = (".cc5txt", ".txt", ".cc5")
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+UPLOAD_TYPES = [s.lstrip(".") for s in CC5_SUFFIXES + TABLE_SUFFIXES]
+#: Findings shown in the table (the download and the counts cover all of them).
+MAX_FINDINGS_SHOWN = 5000
+PREVIEW_ROWS = 100
+
+
+@dataclass
+class PreparedFile:
+    """A validated cc5 file on disk with what the page shows of it."""
+
+    name: str
+    path: Path
+    source: str  # "cc5" | "csv" | "parquet"
+    report: Any = field(repr=False)
+    preview: pd.DataFrame | None = field(default=None, repr=False)
+    profile: pd.DataFrame | None = field(default=None, repr=False)
+    findings: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    rejected_csv: bytes = field(default=b"", repr=False)
+    rejected_count: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def header(self) -> Any:
+        """The file's header (None when rows 00-03 are unreadable)."""
+        return self.report.header
+
+    @property
+    def blocked(self) -> bool:
+        """True when file-level errors make the import fail: nothing would be applied."""
+        return not self.report.importable
+
+    def close(self) -> None:
+        """Release the report's DuckDB tables and delete the working folder."""
+        close = getattr(self.report, "close", None)
+        if close is not None:
+            close()
+        shutil.rmtree(self.path.parent, ignore_errors=True)
+
+
+def kind_of(file_name: str) -> str:
+    """``"cc5"``, ``"csv"`` or ``"parquet"`` from the file name; ConfigError otherwise.
+
+        >>> kind_of("customers.cc5txt"), kind_of("Export.CSV"), kind_of("t.pq")
+        ('cc5', 'csv', 'parquet')
+    """
+    suffix = Path(file_name).suffix.lower()
+    if suffix in CC5_SUFFIXES:
+        return "cc5"
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise ConfigError(
+        f"{file_name}: not a cc5, CSV or Parquet file (expected one of {', '.join(CC5_SUFFIXES + TABLE_SUFFIXES)})"
+    )
+
+
+def new_workdir() -> Path:
+    """A private folder for one upload (removed by ``PreparedFile.close``)."""
+    return Path(tempfile.mkdtemp(prefix="toolkit-app-"))
+
+
+def _save(name: str, data: bytes, workdir: Path) -> Path:
+    path = workdir / (Path(name).name or "upload")
+    path.write_bytes(data)
+    return path
+
+
+def table_columns(name: str, data: bytes) -> list[str]:
+    """The column names of an uploaded CSV or Parquet file (for the keys picker).
+
+        >>> table_columns("t.csv", b"code,name\\n1,a\\n")
+        ['code', 'name']
+    """
+    try:
+        if kind_of(name) == "parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(io.BytesIO(data)).names)
+        return [str(c) for c in pd.read_csv(io.BytesIO(data), nrows=0, dtype="string").columns]
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise ConfigError(f"{name}: cannot read its columns: {exc}") from None
+
+
+def prepare_cc5(name: str, data: bytes, workdir: Path, *, max_bytes: int | None = None) -> PreparedFile:
+    """Save an uploaded cc5 file, validate it, and compute its preview and profile."""
+    return _prepare(_save(name, data, workdir), "cc5", max_bytes=max_bytes)
+
+
+def convert_table(
+    name: str,
+    data: bytes,
+    workdir: Path,
+    *,
+    entity_type: str,
+    workspace: str,
+    keys: list[str],
+    bucket_id: str = "bk-main",
+    customer: str | None = None,
+    max_bytes: int | None = None,
+) -> PreparedFile:
+    """Write an uploaded CSV/Parquet as cc5 (``write_cc5``) and prepare that file.
+
+    Raises ConfigError naming the missing form field.
+    """
+    from toolkit.cc5 import write_cc5
+
+    missing = [label for label, value in (("entity type", entity_type), ("workspace", workspace),
+                                          ("keys", keys), ("bucket", bucket_id)) if not value]
+    if missing:
+        raise ConfigError(f"{name}: to convert it, fill in {', '.join(missing)}")
+    source = _save(name, data, workdir)
+    target = workdir / (Path(name).stem + ".cc5txt")
+    options = {"customer": customer} if customer else {}
+    write_cc5(source, target, entity_type=entity_type, workspace_id=workspace, bucket_id=bucket_id,
+              keys=list(keys), **options)
+    return _prepare(target, kind_of(name), max_bytes=max_bytes)
+
+
+def _prepare(path: Path, source: str, *, max_bytes: int | None) -> PreparedFile:
+    from toolkit.cc5 import open_cc5, validate
+
+    report = validate(path, max_bytes=max_bytes, progress=False)
+    prepared = PreparedFile(name=path.name, path=path, source=source, report=report)
+    prepared.findings = pd.DataFrame(
+        [f.to_dict() for f in report.iter_findings(limit=MAX_FINDINGS_SHOWN)],
+        columns=["code", "severity", "level", "line", "field", "value", "message"],
+    )
+    rejected = path.parent / "_rejected.csv"
+    prepared.rejected_count = report.write_rejected(rejected)
+    prepared.rejected_csv = rejected.read_bytes()
+    if report.header is not None and report.header.fields:
+        # A file whose body cannot be read still has its header and findings to show.
+        try:
+            cc5 = open_cc5(path)
+            prepared.preview = cc5.to_pandas(limit=PREVIEW_ROWS)
+            prepared.profile = cc5.profile()
+        except Exception as exc:  # noqa: BLE001 - shown on the page, validation findings still stand
+            prepared.problems.append(f"Preview not available: {exc}")
+    return prepared

@@ -1,0 +1,260 @@
+"""The scan of one cc5 file on one DuckDB connection: lines, rows, typed data.
+
+:class:`Scan` is shared by :func:`validate`, :func:`plan_import` and
+:func:`open_cc5`. It creates temp objects named ``cc5_<random>_*`` on the
+connection, so several scans can run on cursors of one database, and drops
+them in :meth:`Scan.close`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import duckdb
+
+from toolkit.cc5.header import Field, HeadScan, scan_head
+from toolkit.cc5.source import Progress, fast_source_sql, load_exact
+from toolkit.cc5.values import INVALID_CODE, ident, typed_sql, valid_sql
+
+__all__ = ["Scan", "HEADER_ROW_TYPES", "RESERVED_ROW_TYPES"]
+
+HEADER_ROW_TYPES = ("00", "01", "02", "03")
+RESERVED_ROW_TYPES = ("04", "05", "06", "07", "08", "09")
+_NON_DATA = "('99', '00', '01', '02', '03', '04', '05', '06', '07', '08', '09')"
+
+
+def _sql_list(items) -> str:
+    return "(" + ", ".join(str(i) for i in items) + ")"
+
+
+class Scan:
+    """One file on one connection: which reader works, the per-line table, typed data."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        con: duckdb.DuckDBPyConnection,
+        *,
+        head: HeadScan | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.label = str(path)
+        self.con = con
+        self.head = head if head is not None else scan_head(path)
+        self.header = self.head.header
+        self.progress = progress or Progress(False, "")
+        self.prefix = f"cc5_{uuid.uuid4().hex[:12]}_"
+        self.mode: str | None = None  # "fast" | "exact"
+        self._objects: list[str] = []
+        self.fields: list[Field] = list(self.header.fields)
+        codes = [f.code for f in self.fields]
+        #: (key code, index of its field or None) in 02's order
+        self.keys: list[tuple[str, int | None]] = [
+            (k, codes.index(k) if k in codes else None) for k in self.header.keys
+        ]
+        self.rows_table: str | None = None
+        self.footer_line: int | None = None
+
+    # ------------------------------------------------------------------ names
+    def name(self, suffix: str) -> str:
+        n = self.prefix + suffix
+        if n not in self._objects:
+            self._objects.append(n)
+        return n
+
+    # ---------------------------------------------------------------- sources
+    def source_sql(self) -> str:
+        """The lines of the file as SQL (the mode must be known)."""
+        if self.mode == "exact":
+            return self.name("lines")
+        return fast_source_sql(self.path)
+
+    def use_exact(self, start: float = 0.0, span: float = 50.0) -> None:
+        """Switch to the exact reader: load the lines into a temp table."""
+        if self.mode == "exact":
+            return
+        table = self.name("lines")
+        self.con.execute(f"DROP TABLE IF EXISTS {table}")
+        cb = self.progress.bytes_callback(self.head.size, start, span)
+        load_exact(self.con, self.path, table, on_bytes=cb)
+        self.mode = "exact"
+
+    def _run_with_fallback(self, make_sql, *, start: float = 0.0, span: float = 100.0) -> None:
+        """Run the statement built by ``make_sql(source)`` on the fast source, else on the exact one."""
+        if self.mode is None and self.head.crlf:
+            self.use_exact(start, span / 2)
+            start, span = start + span / 2, span / 2
+        if self.mode != "exact":
+            try:
+                with self.progress.query(self.con, start, span):
+                    self.con.execute(make_sql(fast_source_sql(self.path)))
+                self.mode = "fast"
+                return
+            except (duckdb.InvalidInputException, duckdb.ConversionException):
+                # the fast reader cannot split this file exactly (\r, invalid UTF-8, \x01, huge line)
+                self.use_exact(start, span / 2)
+                start, span = start + span / 2, span / 2
+        with self.progress.query(self.con, start, span):
+            self.con.execute(make_sql(self.name("lines")))
+
+    def probe(self) -> None:
+        """Find a reader that works and the footer line, without validating."""
+        table = self.name("probe")
+
+        def make(src: str) -> str:
+            return (
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT max(line) AS last_line, "
+                f"min(line) FILTER (WHERE raw = '99' OR starts_with(raw, '99|')) AS footer "
+                f"FROM {src} WHERE line NOT IN {self._header_lines_sql()}"
+            )
+
+        self._run_with_fallback(make)
+        _last, footer = self.con.execute(f"SELECT last_line, footer FROM {table}").fetchone()
+        self.footer_line = footer
+
+    def _header_lines_sql(self) -> str:
+        return _sql_list(self.head.header_lines or [0])
+
+    # ------------------------------------------------------------- rows table
+    def rows_sql(self, source: str, table: str) -> str:
+        """CREATE the per-line table: row type, row-level errors, typed keys, raw text when needed."""
+        n_fields = len(self.fields)
+        n_keys = len(self.keys)
+        key_pos = {fi: j for j, (_k, fi) in enumerate(self.keys) if fi is not None}
+
+        # b: the raw value of each field (keys also from 90 rows)
+        value_cols = []
+        for i, _f in enumerate(self.fields):
+            if i in key_pos:
+                expr = f"CASE rt WHEN '10' THEN p[{i + 2}] WHEN '90' THEN p[{key_pos[i] + 2}] END"
+            else:
+                expr = f"CASE WHEN rt = '10' THEN p[{i + 2}] END"
+            value_cols.append(f"{expr} AS v{i}")
+        fc10 = f"(nv = {n_fields} OR (nv = {n_fields + 1} AND p[{n_fields + 2}] = ''))" if n_fields else "true"
+        fc90 = f"(nv = {n_keys} OR (nv = {n_keys + 1} AND p[{n_keys + 2}] = ''))" if n_keys else "true"
+
+        # c: one flag per check
+        flag_cols = []
+        entries = []
+        key_entries = []
+        flags = []
+        for i, f in enumerate(self.fields):
+            check = valid_sql(f.type, f"v{i}")
+            if check is not None:
+                flag_cols.append(f"(v{i} <> '' AND NOT {check}) AS bad{i}")
+                flags.append(f"bad{i}")
+                entries.append(
+                    f"CASE WHEN bad{i} THEN {{'code': '{INVALID_CODE[f.type]}', 'field': {_q(f.code)}, "
+                    f"'value': left(v{i}, 200)}} END"
+                )
+        for j, (k, fi) in enumerate(self.keys):
+            if fi is None:
+                continue
+            flag_cols.append(f"(v{fi} = '') AS empty{j}")
+            flags.append(f"empty{j}")
+            key_entries.append(
+                f"CASE WHEN empty{j} THEN {{'code': 'EMPTY_KEY', 'field': {_q(k)}, 'value': NULL::VARCHAR}} END"
+            )
+        entries = key_entries + entries
+        any_flag = " OR ".join(flags) if flags else "false"
+        entry_list = "[" + ", ".join(entries) + "]" if entries else "[]"
+
+        key_cols = []
+        for j, (_k, fi) in enumerate(self.keys):
+            if fi is None:
+                continue
+            key_cols.append(f"CASE WHEN fc THEN {typed_sql(self.fields[fi].type, f'v{fi}')} END AS k{j}")
+
+        fc_row = ("{'code': 'FIELD_COUNT', 'field': NULL::VARCHAR, 'value': CAST(nv AS VARCHAR)}")
+        unknown = "{'code': 'UNKNOWN_ROW_TYPE', 'field': NULL::VARCHAR, 'value': left(rt, 200)}"
+        data_errs = (
+            f"CASE WHEN NOT fc THEN [{fc_row}] "
+            f"WHEN {any_flag} THEN list_filter({entry_list}, lambda x: x IS NOT NULL) END"
+            if (n_fields or n_keys)
+            else "NULL"
+        )
+        sel_values = (", " + ", ".join(value_cols)) if value_cols else ""
+        sel_flags = (", " + ", ".join(flag_cols)) if flag_cols else ""
+        sel_keys = (", " + ", ".join(key_cols)) if key_cols else ""
+        key_names = "".join(f", k{j}" for j, (_k, fi) in enumerate(self.keys) if fi is not None)
+        return f"""
+CREATE TEMP TABLE {table} AS
+WITH a AS (
+    SELECT line, raw, enc_ok, p, p[1] AS rt, len(p) - 1 AS nv
+    FROM (SELECT line, raw, enc_ok, string_split(raw, '|') AS p FROM {source}
+          WHERE line NOT IN {self._header_lines_sql()})
+), b AS (
+    SELECT line, raw, enc_ok, p, rt, nv,
+           CASE rt WHEN '10' THEN {fc10} WHEN '90' THEN {fc90} END AS fc{sel_values}
+    FROM a
+), c AS (
+    SELECT *{sel_flags} FROM b
+), d AS (
+    SELECT line, rt, raw, enc_ok,
+           CASE WHEN rt IN ('10', '90') THEN {data_errs}
+                WHEN rt IN {_NON_DATA} THEN NULL
+                ELSE [{unknown}] END AS errs{sel_keys}
+    FROM c
+)
+SELECT line, rt, errs, (NOT enc_ok OR contains(raw, chr(0))) AS bad_enc,
+       CASE WHEN errs IS NOT NULL OR rt NOT IN ('10', '90') THEN raw END AS raw{key_names}
+FROM d
+"""
+
+    def build_rows(self, start: float = 0.0, span: float = 90.0) -> str:
+        """Create the per-line table (once) and find the footer; returns the table name."""
+        if self.rows_table is not None:
+            return self.rows_table
+        table = self.name("rows")
+
+        def make(src: str) -> str:
+            return f"DROP TABLE IF EXISTS {table}; " + self.rows_sql(src, table)
+
+        self._run_with_fallback(make, start=start, span=span)
+        self.rows_table = table
+        self.footer_line = self.con.execute(f"SELECT min(line) FROM {table} WHERE rt = '99'").fetchone()[0]
+        return table
+
+    def body_sql(self, column: str = "line") -> str:
+        """SQL condition: the line is a body line (before the footer)."""
+        return f"{column} < {self.footer_line}" if self.footer_line is not None else "true"
+
+    # ------------------------------------------------------------- typed data
+    def data_sql(self, *, row_type: str = "10", with_line: bool = True, body_only: bool = True) -> str:
+        """SELECT of the typed 10 rows (or the typed keys of the 90 rows), in file order."""
+        if self.mode is None:
+            self.probe()
+        cols = []
+        if row_type == "10":
+            for i, f in enumerate(self.fields):
+                cols.append(f"{typed_sql(f.type, f'p[{i + 2}]')} AS {ident(f.code)}")
+        else:
+            for j, (k, fi) in enumerate(self.keys):
+                ftype = self.fields[fi].type if fi is not None else "string"
+                cols.append(f"{typed_sql(ftype, f'p[{j + 2}]')} AS {ident(k)}")
+        if with_line:
+            cols.insert(0, "line AS _line")
+        where = f"p[1] = '{row_type}'"
+        if body_only and self.footer_line is not None:
+            where += f" AND line < {self.footer_line}"
+        return (
+            f"SELECT {', '.join(cols) or 'line AS _line'} FROM (SELECT line, string_split(raw, '|') AS p "
+            f"FROM {self.source_sql()} WHERE line NOT IN {self._header_lines_sql()}) WHERE {where}"
+        )
+
+    # ---------------------------------------------------------------- cleanup
+    def close(self) -> None:
+        for name in reversed(self._objects):
+            for kind in ("TABLE", "VIEW"):
+                try:
+                    self.con.execute(f"DROP {kind} IF EXISTS {name}")
+                except duckdb.Error:
+                    pass
+        self._objects.clear()
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

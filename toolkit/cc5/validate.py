@@ -1,0 +1,229 @@
+"""validate(): every finding of a cc5 file, with its line, field and value."""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+
+from toolkit.cc5.engine import Scan
+from toolkit.cc5.findings import Finding, make_finding, quote_value
+from toolkit.cc5.header import check_path, scan_head
+from toolkit.cc5.report import ValidationReport
+from toolkit.cc5.source import Progress, connect
+from toolkit.cc5.values import INVALID_WHAT, lit
+from toolkit.errors import Cc5Error
+
+__all__ = ["validate", "run_validation"]
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, findings: list[Finding]) -> None:
+    if findings:
+        con.executemany(
+            f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[f.code, f.severity, f.level, f.line, f.field, f.value, f.message] for f in findings],
+        )
+
+
+def _quote_sql(v: str) -> str:
+    return f"'''' || CASE WHEN length({v}) > 60 THEN left({v}, 60) || '…' ELSE {v} END || ''''"
+
+
+def run_validation(
+    path: str | os.PathLike[str],
+    con: duckdb.DuckDBPyConnection,
+    *,
+    expected_workspace: str | None = None,
+    max_bytes: int | None = None,
+    progress: bool | None = None,
+    owns_connection: bool = False,
+) -> ValidationReport:
+    """Validate ``path`` on ``con``; the report's tables live on ``con``."""
+    p = check_path(path)
+    label = str(path)
+    bar = Progress(progress, f"validate {p.name}")
+    try:
+        return _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection)
+    finally:
+        bar.close()
+
+
+def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection) -> ValidationReport:
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise Cc5Error(f"cannot read: {exc.strerror or exc}", file=label) from None
+
+    if max_bytes is not None and size > max_bytes:
+        # checked before any parsing: no header, no rows
+        from toolkit.cc5.header import Header, HeadScan
+
+        big = make_finding("FILE_TOO_LARGE", None, f"the file has {size} bytes, more than the {max_bytes} allowed",
+                           value=str(size), file=label)
+        head = HeadScan(Header(findings=(big,)), [big], [], True, False, size)
+        scan = Scan(p, con, head=head, progress=bar)
+        scan.label = label
+        table = _findings_table(scan)
+        _insert(con, table, [big])
+        return ValidationReport(scan=scan, findings_table=table, data_rows=0, delete_rows=0, rejected_rows=0,
+                                owns_connection=owns_connection)
+
+    head = scan_head(p, file_label=label)
+    scan = Scan(p, con, head=head, progress=bar)
+    scan.label = label
+    table = _findings_table(scan)
+    findings = list(head.findings)
+    header = head.header
+
+    if head.empty:
+        _insert(con, table, findings)
+        return ValidationReport(scan=scan, findings_table=table, data_rows=0, delete_rows=0, rejected_rows=0,
+                                owns_connection=owns_connection)
+
+    if expected_workspace is not None and header.workspace_id is not None and header.workspace_id != expected_workspace:
+        findings.append(make_finding(
+            "WORKSPACE_MISMATCH", header.lines[1],
+            f"row 01 names workspace {quote_value(header.workspace_id)}, the upload is for "
+            f"{quote_value(expected_workspace)}", value=header.workspace_id, file=label))
+
+    rows = scan.build_rows(0.0, 90.0)
+    footer = scan.footer_line
+    body = scan.body_sql()
+    data_rows, delete_rows, rejected, last_line = con.execute(
+        f"SELECT count(*) FILTER (WHERE rt = '10' AND {body}), count(*) FILTER (WHERE rt = '90' AND {body}), "
+        f"count(*) FILTER (WHERE errs IS NOT NULL AND {body}), max(line) FROM {rows}"
+    ).fetchone()
+    last_line = max([x for x in (last_line, *head.header_lines) if x is not None] or [0])
+
+    # footer
+    if footer is None:
+        findings.append(make_finding(
+            "MISSING_FOOTER", last_line or None,
+            f"there is no 99 footer row (the last line, {last_line}, should be one)" if last_line
+            else "there is no 99 footer row", file=label))
+    else:
+        raw = con.execute(f"SELECT raw FROM {rows} WHERE line = ?", [footer]).fetchone()[0] or ""
+        values = raw.split("|")[1:]
+        count_text = values[0] if values else ""
+        expected = data_rows + delete_rows
+        if not count_text.isdigit() or not count_text.isascii():
+            findings.append(make_finding(
+                "FOOTER_COUNT_MISMATCH", footer,
+                f"the footer count {quote_value(count_text)} is not a number (the file has {expected} 10 and 90 rows)",
+                value=count_text, file=label))
+        elif int(count_text) != expected:
+            findings.append(make_finding(
+                "FOOTER_COUNT_MISMATCH", footer,
+                f"the footer says {int(count_text)} rows, the file has {expected} (10 and 90 rows)",
+                value=count_text, file=label))
+        after_line, after_n = con.execute(
+            f"SELECT min(line), count(*) FROM {rows} WHERE line > ? AND (rt IN ('10', '90') OR trim(raw) <> '')",
+            [footer],
+        ).fetchone()
+        if after_n:
+            findings.append(make_finding(
+                "CONTENT_AFTER_FOOTER", after_line,
+                f"{after_n} non-blank line{'s' if after_n != 1 else ''} after the footer on line {footer} "
+                "(they are not read)", file=label))
+    _insert(con, table, findings)
+
+    # row-level errors, in SQL
+    n_fields = len(scan.fields)
+    n_keys = len(scan.keys)
+    what = " ".join(f"WHEN {lit(code)} THEN {lit(text)}" for code, text in INVALID_WHAT.items())
+    con.execute(f"""
+INSERT INTO {table}
+SELECT e.code, 'error', 'row', line, e.field, e.value,
+       CASE e.code
+         WHEN 'FIELD_COUNT' THEN CASE rt
+              WHEN '10' THEN 'a 10 row needs {n_fields} value{'s' if n_fields != 1 else ''} (one per field), found ' || e.value
+              ELSE 'a 90 row needs {n_keys} key value{'s' if n_keys != 1 else ''}, found ' || e.value END
+         WHEN 'EMPTY_KEY' THEN 'field ' || e.field || ': the key value is empty'
+         WHEN 'UNKNOWN_ROW_TYPE' THEN CASE WHEN e.value = '' THEN 'empty line (not a 10, 90 or 99 row)'
+              ELSE 'unknown row type ' || {_quote_sql('e.value')} END
+         ELSE 'field ' || e.field || ': ' || {_quote_sql('e.value')} || ' ' || (CASE e.code {what} END)
+       END
+FROM (SELECT line, rt, unnest(errs) AS e FROM {rows} WHERE errs IS NOT NULL AND {body})
+""")
+    # encoding, misplaced header rows, reserved rows (anywhere)
+    con.execute(f"""
+INSERT INTO {table}
+SELECT 'NOT_UTF8', 'error', 'file', line, NULL, NULL,
+       CASE WHEN contains(raw, chr(0)) THEN 'the line holds a NUL byte: binary data, not text'
+            ELSE 'the line holds bytes that are not UTF-8 (shown as U+FFFD)' END
+FROM {rows} WHERE bad_enc
+""")
+    con.execute(f"""
+INSERT INTO {table}
+SELECT 'BAD_HEADER', 'error', 'file', line, NULL, rt,
+       'row ' || rt || ' is repeated or out of place: header rows 00-03 are the first four lines'
+FROM {rows} WHERE rt IN ('00', '01', '02', '03') AND {body}
+""")
+    con.execute(f"""
+INSERT INTO {table}
+SELECT 'RESERVED_ROW', 'warning', 'warning', line, NULL, rt, 'reserved row ' || rt || ': ignored'
+FROM {rows} WHERE rt IN ('04', '05', '06', '07', '08', '09') AND {body}
+""")
+    # duplicate keys among accepted rows (hash first, exact keys only for the candidates)
+    keys = [(k, fi) for k, fi in scan.keys]
+    if keys and all(fi is not None for _k, fi in keys):
+        kcols = [f"k{j}" for j in range(len(keys))]
+        klist = ", ".join(kcols)
+        kvalue = " || '|' || ".join(f"CAST({c} AS VARCHAR)" for c in kcols)
+        kfields = ",".join(k for k, _ in keys)
+        con.execute(f"""
+INSERT INTO {table}
+WITH acc AS (
+    SELECT line, {klist}, hash({klist}) AS kh FROM {rows}
+    WHERE errs IS NULL AND rt IN ('10', '90') AND {body}
+), dup AS (
+    SELECT kh FROM acc GROUP BY kh HAVING count(*) > 1
+), cand AS (
+    SELECT line, {klist}, min(line) OVER (PARTITION BY {klist}) AS first_line
+    FROM acc WHERE kh IN (SELECT kh FROM dup)
+)
+SELECT 'DUPLICATE_KEY', 'warning', 'warning', line, {lit(kfields)}, left({kvalue}, 200),
+       'key ' || {_quote_sql(kvalue)} || ' is also on line ' || first_line || ' (rows apply in file order: the last one wins)'
+FROM cand WHERE line > first_line
+""")
+    bar.set(100.0)
+    return ValidationReport(scan=scan, findings_table=table, data_rows=int(data_rows), delete_rows=int(delete_rows),
+                            rejected_rows=int(rejected), owns_connection=owns_connection)
+
+
+def _findings_table(scan: Scan) -> str:
+    table = scan.name("findings")
+    scan.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} (code VARCHAR, severity VARCHAR, level VARCHAR, line BIGINT, "
+        "field VARCHAR, value VARCHAR, message VARCHAR)"
+    )
+    return table
+
+
+def validate(
+    path: str | os.PathLike[str],
+    *,
+    expected_workspace: str | None = None,
+    max_bytes: int | None = None,
+    progress: bool | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> ValidationReport:
+    """Validate a cc5 file: every finding with its code, severity, line, field and value.
+
+    ``expected_workspace``: a 01 row naming another workspace is a
+    ``WORKSPACE_MISMATCH``. ``max_bytes``: a larger file is ``FILE_TOO_LARGE``
+    (checked before any parsing). ``progress``: a tqdm bar on stderr (None:
+    when stderr is a terminal; shown after one second). ``con``: run on this
+    DuckDB connection (the report's temp tables live there) instead of a
+    private one. A missing file or a directory raises :class:`Cc5Error`.
+    """
+    check_path(path)
+    own = con is None
+    connection = connect() if own else con
+    try:
+        return run_validation(path, connection, expected_workspace=expected_workspace, max_bytes=max_bytes,
+                              progress=progress, owns_connection=own)
+    except BaseException:
+        if own:
+            connection.close()
+        raise

@@ -1,0 +1,124 @@
+"""SQL for cc5 values: validity checks, typed casts and escapes (DuckDB dialect).
+
+Every expression takes the raw value ``v`` as it stands between two ``|``
+(escapes not decoded). The same expressions serve validation, preview and
+import, so what a user previews is what the import does.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ident",
+    "lit",
+    "decode_sql",
+    "encode_sql",
+    "valid_sql",
+    "typed_sql",
+    "INVALID_CODE",
+    "INVALID_WHAT",
+]
+
+#: field type -> the row-level code of a value that is not of that type
+INVALID_CODE: dict[str, str] = {
+    "int": "INVALID_INT",
+    "number": "INVALID_NUMBER",
+    "bool": "INVALID_BOOL",
+    "date": "INVALID_DATE",
+    "array": "INVALID_ARRAY",
+    "object": "INVALID_OBJECT",
+    "list": "INVALID_LIST",
+}
+
+#: code -> the end of its message ("field x: 'v' is not ...")
+INVALID_WHAT: dict[str, str] = {
+    "INVALID_INT": "is not a 64-bit integer",
+    "INVALID_NUMBER": "is not a number",
+    "INVALID_BOOL": "is not a boolean (true, false, 1 or 0)",
+    "INVALID_DATE": "is not a date (yyyyMMdd or yyyyMMddHHmmss)",
+    "INVALID_ARRAY": "is not a comma-separated array (empty element)",
+    "INVALID_OBJECT": "is not a JSON object",
+    "INVALID_LIST": "is not a JSON array (list)",
+}
+
+_INT_RE = r"[+-]?[0-9]+"
+_NUMBER_RE = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def decode_sql(v: str) -> str:
+    """``#/#`` -> ``|``, ``#Enter#`` -> ``\\n``."""
+    return f"replace(replace({v}, '#/#', '|'), '#Enter#', chr(10))"
+
+
+def encode_sql(v: str) -> str:
+    """Any line break -> ``#Enter#`` (``\\r\\n`` and a lone ``\\r`` count as one), ``|`` -> ``#/#``."""
+    return (
+        f"replace(replace(replace(replace({v}, chr(13) || chr(10), chr(10)), chr(13), chr(10)), "
+        f"chr(10), '#Enter#'), '|', '#/#')"
+    )
+
+
+def _date_sql(v: str) -> str:
+    return (
+        f"CASE length({v}) WHEN 8 THEN try_strptime({v}, '%Y%m%d') "
+        f"WHEN 14 THEN try_strptime({v}, '%Y%m%d%H%M%S') END"
+    )
+
+
+def valid_sql(ftype: str, v: str) -> str | None:
+    """A boolean SQL expression: is the non-empty raw value ``v`` valid for ``ftype``?
+
+    ``None`` for types that accept any value (string and unknown types).
+    """
+    if ftype == "int":
+        return f"(regexp_full_match({v}, '{_INT_RE}') AND TRY_CAST({v} AS BIGINT) IS NOT NULL)"
+    if ftype == "number":
+        return f"(regexp_full_match({v}, '{_NUMBER_RE}') AND isfinite(TRY_CAST({v} AS DOUBLE)))"
+    if ftype == "bool":
+        return f"(lower({v}) IN ('true', 'false', '1', '0'))"
+    if ftype == "date":
+        return (
+            f"(regexp_full_match({v}, '[0-9]{{8}}|[0-9]{{14}}') AND NOT starts_with({v}, '0000') "
+            f"AND {_date_sql(v)} IS NOT NULL)"
+        )
+    if ftype == "array":
+        return f"NOT (starts_with({v}, ',') OR ends_with({v}, ',') OR contains({v}, ',,'))"
+    if ftype in ("object", "list"):
+        want = "OBJECT" if ftype == "object" else "ARRAY"
+        d = decode_sql(v)
+        return f"(CASE WHEN json_valid({d}) THEN json_type({d}) = '{want}' ELSE false END)"
+    return None
+
+
+def typed_sql(ftype: str, v: str, *, checked: bool = False) -> str:
+    """The typed value of raw ``v``: NULL when empty (or, unless ``checked``, invalid).
+
+    ``checked=True`` skips the validity test for values already known valid.
+    """
+    if ftype == "int":
+        cast = f"TRY_CAST({v} AS BIGINT)"
+    elif ftype == "number":
+        cast = f"TRY_CAST({v} AS DOUBLE)"
+    elif ftype == "bool":
+        cast = f"(lower({v}) IN ('true', '1'))"
+    elif ftype == "date":
+        cast = _date_sql(v)
+    elif ftype == "array":
+        cast = f"list_transform(string_split({v}, ','), lambda x: {decode_sql('x')})"
+    elif ftype in ("object", "list"):
+        cast = f"TRY_CAST({decode_sql(v)} AS JSON)"
+    else:  # string and unknown types
+        return f"NULLIF({decode_sql(v)}, '')"
+    check = valid_sql(ftype, v)
+    if checked or check is None:
+        return f"CASE WHEN {v} <> '' THEN {cast} END"
+    return f"CASE WHEN {v} <> '' AND {check} THEN {cast} END"

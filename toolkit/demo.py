@@ -1,0 +1,402 @@
+"""Demo data: a realistic import history, made by the real service.
+
+``run_demo(client)`` generates good and defective cc5 files (several
+workspaces and entity types; mistyped values, short rows, wrong footers,
+files for the wrong workspace, schema drift, never-uploaded files) and runs
+every one through the API like a user would: request an upload, upload,
+trigger the import asynchronously, wait. Nothing is inserted by hand: every
+status, count and failure code is what the service decided.
+
+    >>> import random
+    >>> f = make_demo_file(random.Random(1), workspace="ws-eu", entity="customer", defect="clean")
+    >>> f.data.splitlines()[1].startswith("01|customer|ws-eu|")
+    True
+    >>> f.expect
+    'FINISHED'
+
+Dates: the service stamps ``date_created`` (and the processing times) with
+its own clock, and the demo does not fake them, so the history spans the
+run: a few hundred imports over some tens of seconds. The dashboard picks
+its time buckets from the span (seconds here, days for a real history).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+__all__ = [
+    "DemoFile",
+    "ENTITIES",
+    "ROW_DEFECTS",
+    "FILE_DEFECTS",
+    "DEFECTS",
+    "make_demo_file",
+    "WORKSPACES",
+    "PlannedImport",
+    "DemoSummary",
+    "plan_demo",
+    "store_is_empty",
+    "run_demo",
+    "demo_service",
+]
+
+_FIRST = ("Ada", "Alan", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances", "Edsger")
+_LAST = ("Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie", "Allen")
+_CITIES = ("Berlin", "Lyon", "Austin", "Osaka", "Lima", "Nairobi", "Perth", "Oslo")
+
+
+def _date(rng: random.Random) -> str:
+    day = dt.date(2020, 1, 1) + dt.timedelta(days=rng.randrange(2500))
+    return day.strftime("%Y%m%d")
+
+
+#: entity type -> (fields as (code, type), row generator). The first field is the key.
+ENTITIES: dict[str, tuple[list[tuple[str, str]], Callable[[random.Random, int], list[str]]]] = {
+    "customer": (
+        [("customer_code", "string"), ("name", "string"), ("credit", "number"), ("active", "bool"),
+         ("since", "date"), ("tags", "array"), ("profile", "object")],
+        lambda r, i: [f"C{i:06d}", f"{r.choice(_FIRST)} {r.choice(_LAST)}", f"{r.uniform(0, 9000):.2f}",
+                      r.choice(["true", "false"]), _date(r), ",".join(r.sample(["vip", "eu", "new", "b2b"], 2)),
+                      json.dumps({"tier": r.choice(["gold", "silver"]), "city": r.choice(_CITIES)})],
+    ),
+    "account": (
+        [("account_no", "string"), ("customer_code", "string"), ("balance", "number"),
+         ("currency", "string"), ("opened", "date"), ("is_closed", "bool")],
+        lambda r, i: [f"A{i:08d}", f"C{r.randrange(999999):06d}", f"{r.uniform(-500, 50000):.2f}",
+                      r.choice(["EUR", "USD", "JPY", "BRL"]), _date(r), r.choice(["0", "1"])],
+    ),
+    "transaction": (
+        [("txn_ref", "string"), ("account_no", "string"), ("amount", "number"), ("quantity", "int"),
+         ("booked", "date"), ("channel", "string")],
+        lambda r, i: [f"T{i:09d}", f"A{r.randrange(10**8):08d}", f"{r.uniform(1, 2000):.2f}",
+                      str(r.randint(1, 20)), _date(r) + f"{r.randrange(24):02d}{r.randrange(60):02d}00",
+                      r.choice(["web", "pos", "atm", "app"])],
+    ),
+    "product": (
+        [("sku", "string"), ("title", "string"), ("price", "number"), ("stock", "int"),
+         ("attrs", "object"), ("categories", "list")],
+        lambda r, i: [f"SKU-{i:05d}", f"{r.choice(['Red', 'Blue', 'Small', 'Large'])} widget #/# {i}",
+                      f"{r.uniform(1, 300):.2f}", str(r.randint(0, 500)),
+                      json.dumps({"color": r.choice(["red", "blue"])}), json.dumps(r.sample(["home", "tools", "toys"], 2))],
+    ),
+}
+
+#: Row-level defects: the file is applied, the bad rows are rejected (FINISHED, failure_count > 0).
+ROW_DEFECTS: dict[str, Callable[[list[str], list[tuple[str, str]], random.Random], list[str]]] = {
+    "bad_values": lambda row, fields, r: _break_typed_value(row, fields, r),
+    # Two values short: one missing value could read as a trailing separator.
+    "short_row": lambda row, fields, r: row[:-2],
+    "empty_key": lambda row, fields, r: [""] + row[1:],
+}
+
+#: File-level defects: nothing is applied (FAILED with this failure code).
+FILE_DEFECTS: dict[str, str] = {
+    "bad_header": "BAD_HEADER",
+    "missing_footer": "MISSING_FOOTER",
+    "footer_count": "FOOTER_COUNT_MISMATCH",
+    "unknown_type": "UNKNOWN_TYPE",
+    "key_not_in_fields": "KEY_NOT_IN_FIELDS",
+    "duplicate_field": "DUPLICATE_FIELD",
+    "wrong_workspace": "WORKSPACE_MISMATCH",
+    # A valid file whose field type disagrees with the table already imported.
+    "schema_drift": "SCHEMA_MISMATCH",
+}
+DEFECTS: tuple[str, ...] = ("clean", "warnings", *ROW_DEFECTS, *FILE_DEFECTS)
+
+_BAD_VALUES = {"int": "12x", "number": "1,5", "bool": "yes", "date": "20261345",
+               "object": "{not json", "list": "[1,", "array": None, "string": None}
+
+
+@dataclass(frozen=True)
+class DemoFile:
+    """One generated file: its name, text, workspace and the expected outcome.
+
+    ``workspace`` is the workspace the upload is requested for; a
+    ``wrong_workspace`` file names another one in its 01 row.
+    """
+
+    name: str
+    data: str
+    workspace: str
+    entity: str
+    defect: str
+    rows: int
+    bad_rows: int
+    expect: str  # FINISHED or FAILED
+    failure_code: str | None = None
+
+
+def make_demo_file(
+    rng: random.Random,
+    *,
+    workspace: str,
+    entity: str,
+    defect: str = "clean",
+    rows: int | None = None,
+    created: dt.datetime | None = None,
+    serial: int = 0,
+    other_workspace: str = "ws-elsewhere",
+) -> DemoFile:
+    """Generate one cc5 file for ``entity`` in ``workspace`` with ``defect`` (see ``DEFECTS``).
+
+        >>> import random
+        >>> f = make_demo_file(random.Random(2), workspace="ws-us", entity="product",
+        ...                    defect="footer_count", rows=3)
+        >>> f.expect, f.failure_code, f.data.splitlines()[-1]
+        ('FAILED', 'FOOTER_COUNT_MISMATCH', '99|4|')
+    """
+    if defect not in DEFECTS:
+        raise ValueError(f"unknown demo defect {defect!r}; choose one of {', '.join(DEFECTS)}")
+    fields, make_row = ENTITIES[entity]
+    fields = list(fields)
+    count = rows if rows is not None else rng.randint(5, 40)
+    created = created or dt.datetime.now(dt.timezone.utc)
+    start = rng.randrange(10**5) * 100
+    data_rows = [make_row(rng, start + i) for i in range(count)]
+    bad_rows = 0
+    if defect == "warnings":
+        fields.append(("source_id", "string"))  # reserved name: a warning, still applied
+        data_rows = [row + [f"S{rng.randrange(99)}"] for row in data_rows]
+        if len(data_rows) > 1:
+            data_rows[-1] = [data_rows[0][0], *data_rows[-1][1:]]  # a DUPLICATE_KEY warning
+    if defect in ROW_DEFECTS:
+        bad_rows = min(count, rng.randint(1, 4))
+        for index in rng.sample(range(count), bad_rows):
+            data_rows[index] = ROW_DEFECTS[defect](data_rows[index], fields, rng)
+
+    keys = [fields[0][0]]
+    typed = [f"{code}:{kind}" for code, kind in fields]
+    if defect == "unknown_type":
+        typed[2] = f"{fields[2][0]}:money"
+    if defect == "schema_drift":
+        typed[2] = f"{fields[2][0]}:string"  # was a number: every value still reads as text
+    if defect == "key_not_in_fields":
+        keys = ["missing_key"]
+    if defect == "duplicate_field":
+        typed.append(typed[1])
+        data_rows = [row + [row[1]] for row in data_rows]
+    create_time = created.strftime("%Y%m%d%H%M%S")
+    if defect == "bad_header":
+        create_time = created.strftime("%Y-%m-%d %H:%M")
+    named_workspace = other_workspace if defect == "wrong_workspace" else workspace
+    lines = [
+        f"00|DEMO|cc5|{create_time}|demo-{serial:05d}",
+        f"01|{entity}|{named_workspace}|bk-main|{rng.choice(['CRM', 'ERP', 'POS'])}|UPSERT",
+        "02|" + "|".join(keys),
+        "03|" + "|".join(typed),
+        *("10|" + "|".join(row) + "|" for row in data_rows),
+    ]
+    footer_count = count + (1 if defect == "footer_count" else 0)
+    if defect != "missing_footer":
+        lines.append(f"99|{footer_count}|")
+    failure_code = FILE_DEFECTS.get(defect)
+    return DemoFile(
+        name=f"{entity}_{created:%Y%m%d_%H%M}_{serial:05d}.cc5txt",
+        data="\n".join(lines) + "\n",
+        workspace=workspace,
+        entity=entity,
+        defect=defect,
+        rows=count,
+        bad_rows=bad_rows,
+        expect="FAILED" if failure_code else "FINISHED",
+        failure_code=failure_code,
+    )
+
+
+def _break_typed_value(row: list[str], fields: list[tuple[str, str]], rng: random.Random) -> list[str]:
+    """Replace one typed (non-string, non-key) value with a malformed one."""
+    candidates = [i for i, (_, kind) in enumerate(fields) if i > 0 and _BAD_VALUES.get(kind)]
+    index = rng.choice(candidates)
+    broken = list(row)
+    broken[index] = _BAD_VALUES[fields[index][1]]  # type: ignore[assignment]
+    return broken
+
+
+# -- running the demo through a service ---------------------------------------
+
+#: Workspaces and how often their files are defective (ws-latam struggles).
+WORKSPACES: dict[str, float] = {"ws-eu": 0.15, "ws-us": 0.25, "ws-apac": 0.3, "ws-latam": 0.6}
+_DEFECT_WEIGHTS: dict[str, float] = {
+    "warnings": 3, "bad_values": 6, "short_row": 3, "empty_key": 2, "bad_header": 2,
+    "missing_footer": 2, "footer_count": 3, "unknown_type": 1, "key_not_in_fields": 1,
+    "duplicate_field": 1, "wrong_workspace": 2, "not_uploaded": 1,
+}
+#: Share of the imports kept for the second phase (schema drift, deletions).
+_LATE_SHARE = 0.04
+
+
+@dataclass(frozen=True)
+class PlannedImport:
+    """One import of the demo: the file and what to do with it."""
+
+    file: DemoFile
+    upload: bool = True
+    delete_after: bool = False
+
+
+@dataclass
+class DemoSummary:
+    """What the demo did: the final statuses and failure codes the service gave."""
+
+    imports: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    failure_codes: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    file_ids: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        """Imports that have ended so far."""
+        return len(self.file_ids)
+
+    def add(self, record: Any) -> None:
+        """Count one ended import's final record."""
+        self.statuses[record.status] += 1
+        if record.failure_code:
+            self.failure_codes[record.failure_code] += 1
+        self.file_ids.append(record.file_id)
+
+    def describe(self) -> str:
+        """One line: counts per status.
+
+            >>> DemoSummary(3, Counter({"FINISHED": 2, "FAILED": 1})).describe()
+            '3 imports (FINISHED 2, FAILED 1)'
+        """
+        parts = ", ".join(f"{status} {n}" for status, n in self.statuses.most_common())
+        return f"{self.imports} imports ({parts})"
+
+
+def plan_demo(count: int = 300, *, seed: int = 7) -> list[PlannedImport]:
+    """The demo's imports, in the order they are sent (pure: no I/O).
+
+    Mostly clean files; each workspace has its own defect rate; some files
+    are never uploaded, some finished ones get deleted, and the last few are
+    schema drift on tables imported before.
+
+        >>> plan = plan_demo(50, seed=1)
+        >>> len(plan), plan[-1].file.defect
+        (50, 'schema_drift')
+    """
+    rng = random.Random(seed)
+    late = max(1, round(count * _LATE_SHARE)) if count >= 10 else 0
+    names, weights = list(_DEFECT_WEIGHTS), list(_DEFECT_WEIGHTS.values())
+    plan: list[PlannedImport] = []
+    for serial in range(count - late):
+        workspace = rng.choices(list(WORKSPACES), weights=[4, 3, 2, 1])[0]
+        defect = rng.choices(names, weights)[0] if rng.random() < WORKSPACES[workspace] else "clean"
+        upload = defect != "not_uploaded"
+        file = make_demo_file(rng, workspace=workspace, entity=rng.choice(list(ENTITIES)),
+                              defect=defect if upload else "clean", serial=serial)
+        plan.append(PlannedImport(file, upload=upload, delete_after=rng.random() < 0.02))
+    # Schema drift comes last: it needs the clean tables imported before.
+    imported = sorted({(p.file.workspace, p.file.entity) for p in plan if p.file.defect == "clean" and p.upload})
+    for _ in range(late):
+        workspace, entity = rng.choice(imported)
+        plan.append(PlannedImport(make_demo_file(rng, workspace=workspace, entity=entity,
+                                                 defect="schema_drift", serial=len(plan))))
+    return plan
+
+
+def store_is_empty(client: Any) -> bool:
+    """True when the API lists no file at all for this key."""
+    total, _ = client.backend.list_page(
+        statuses=None, workspaces=None, created_after=None, created_before=None, offset=0, limit=1
+    )
+    return total == 0
+
+
+def run_demo(
+    client: Any,
+    count: int = 300,
+    *,
+    seed: int = 7,
+    workers: int = 8,
+    progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> DemoSummary:
+    """Run ``count`` generated imports through the API behind ``client``.
+
+    ``workers`` imports at a time, asynchronous triggers, small files; the
+    schema-drift files go last, once the tables they drift from exist.
+    ``on_progress(done, total)`` is called after each import ends.
+
+        >>> with toolkit.local_service() as svc:                          # doctest: +SKIP
+        ...     summary = run_demo(ImportClient(svc.url, svc.api_key), 300)
+        >>> summary.describe()                                            # doctest: +SKIP
+        '300 imports (FINISHED 221, FAILED 73, DELETED 6)'
+    """
+    started = time.perf_counter()
+    plan = plan_demo(count, seed=seed)
+    summary = DemoSummary(imports=len(plan))
+    bar = tqdm(total=len(plan), desc="Demo imports", unit="import", disable=not progress)
+    try:
+        with tempfile.TemporaryDirectory(prefix="toolkit-demo-") as folder, \
+                ThreadPoolExecutor(max_workers=workers) as pool:
+            late = [p for p in plan if p.file.defect == "schema_drift"]
+            main = [p for p in plan if p.file.defect != "schema_drift"]
+            for phase in (main, late):
+                futures = [pool.submit(_run_one, client, p, Path(folder)) for p in phase]
+                try:
+                    for future in as_completed(futures):
+                        summary.add(future.result())
+                        bar.update(1)
+                        if on_progress is not None:
+                            on_progress(summary.done, summary.imports)
+                except BaseException:
+                    for future in futures:  # one import broke: do not start the rest
+                        future.cancel()
+                    raise
+    finally:
+        bar.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _run_one(client: Any, planned: PlannedImport, folder: Path) -> Any:
+    """Request, upload, trigger (async), wait; then delete if planned. Returns the final record."""
+    file = planned.file
+    path = folder / f"{file.workspace}-{file.name}"
+    path.write_text(file.data, encoding="utf-8")
+    target = client.request_upload(path.name, workspace=file.workspace, entity_type=file.entity,
+                                   bucket_id="bk-main", description=f"demo {file.defect}")
+    if planned.upload:
+        client.upload(path, target, progress=False)
+    client.start_import(target)
+    record = client.wait(target.file_id, timeout=120)
+    if planned.delete_after and record.status == "FINISHED":
+        record = client.delete(target.file_id)
+    path.unlink()
+    return record
+
+
+@contextmanager
+def demo_service(
+    count: int = 300, *, seed: int = 7, workers: int = 8, progress: bool = True, **settings: Any
+) -> Iterator[tuple[Any, DemoSummary]]:
+    """An embedded local service filled with the demo, for the length of the block.
+
+    ``settings`` go to ``toolkit.local_service`` (``store``, ``workers``...).
+
+        >>> with demo_service(50) as (svc, summary):                       # doctest: +SKIP
+        ...     print(svc.url, summary.describe())
+    """
+    from toolkit.client import ImportClient
+    from toolkit.service import local_service
+
+    with local_service(**settings) as service:
+        with ImportClient(service.url, service.api_key) as client:
+            summary = run_demo(client, count, seed=seed, workers=workers, progress=progress)
+        yield service, summary

@@ -1,0 +1,241 @@
+"""``ImportService``: what both APIs do, once, with key scoping. The HTTP
+layers (portal_api, imports_api) only translate to and from their wire shapes.
+
+A key never sees another workspace's files: such files answer NotFoundError
+(404), exactly as files that do not exist.
+
+    >>> svc = ImportService(config, store, storage, processor)          # doctest: +SKIP
+    >>> key = svc.authenticate("local-key")                              # doctest: +SKIP
+    >>> record, upload = svc.create_upload(key, api="imports", workspace_id="ws-eu",
+    ...                                    file_name="c.cc5txt")         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from toolkit.errors import ApiError, AuthenticationError, ConflictError, NotFoundError
+from toolkit.service.config import ApiKey, ServiceConfig
+from toolkit.service.import_data import ImportData, to_cc5_text
+from toolkit.service.processing import Processor
+from toolkit.service.records import (
+    ADDED, DELETED, FAILED, FINISHED, PENDING_UPLOAD, PROCESSING, QUEUED, FileQuery, FileRecord,
+)
+from toolkit.service.storage import ObjectStorage, StorageError
+from toolkit.service.store import Store
+
+__all__ = ["ImportService", "validation_error"]
+
+log = logging.getLogger("toolkit.service")
+
+
+def validation_error(field: str, message: str, code: str = "invalid") -> ApiError:
+    """A 400 VALIDATION_ERROR naming the offending request field."""
+    return ApiError(f"Invalid request: {field}: {message}", status_code=400, error_code="VALIDATION_ERROR",
+                    errors=[{"field": field, "code": code, "message": message}])
+
+
+def _internal(message: str) -> ApiError:
+    return ApiError(message, status_code=500, error_code="INTERNAL_ERROR")
+
+
+class ImportService:
+    """The domain operations behind both APIs."""
+
+    def __init__(self, config: ServiceConfig, store: Store, storage: ObjectStorage,
+                 processor: Processor, *, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.store = store
+        self.storage = storage
+        self.processor = processor
+        self.clock = clock
+        self.on_queued: Callable[[], None] = lambda: None  # the worker sets this
+
+    # -- keys ----------------------------------------------------------------
+    def authenticate(self, presented: str | None) -> ApiKey:
+        """The configured key matching ``presented``; AuthenticationError (401) otherwise."""
+        if not presented:
+            raise AuthenticationError("Missing API key", status_code=401, error_code="UNAUTHORIZED")
+        found = None
+        for candidate, api_key in self.config.api_keys.items():
+            if hmac.compare_digest(candidate.encode(), presented.encode()):
+                found = api_key
+        if found is None:
+            raise AuthenticationError("Unknown API key", status_code=401, error_code="UNAUTHORIZED")
+        return found
+
+    @staticmethod
+    def _not_found(file_id: str) -> NotFoundError:
+        return NotFoundError(f"File {file_id} not found", status_code=404, error_code="NOT_FOUND")
+
+    def _require_workspace(self, key: ApiKey, workspace_id: str) -> None:
+        if not key.allows(workspace_id):
+            raise NotFoundError(f"Workspace {workspace_id} not found", status_code=404, error_code="NOT_FOUND")
+
+    # -- reads ---------------------------------------------------------------
+    def get(self, key: ApiKey, file_id: str) -> FileRecord:
+        """The record, if it exists and the key may see it."""
+        record = self.store.get_file(file_id) if len(file_id) <= 64 else None
+        if record is None or not key.allows(record.workspace_id):
+            raise self._not_found(file_id)
+        return record
+
+    def list(self, key: ApiKey, query: FileQuery) -> tuple[int, list[FileRecord]]:
+        """(total, page) of the files this key may see among those asked for."""
+        visible = key.visible(query.workspaces)
+        if visible is not None and not visible:
+            return 0, []
+        query.workspaces = visible
+        return self.store.list_files(query)
+
+    # -- uploads -------------------------------------------------------------
+    def create_upload(self, key: ApiKey, *, api: str, workspace_id: str, file_name: str,
+                      **fields: Any) -> tuple[FileRecord, dict[str, Any]]:
+        """A new PENDING_UPLOAD record and how to upload it: ``{"url"}`` (a PUT
+        URL, portal) or ``{"url", "fields"}`` (a POST form, imports API)."""
+        self._require_workspace(key, workspace_id)
+        now = self.clock()
+        expiry = self.config.url_expiry_seconds
+        record = FileRecord.new(api=api, workspace_id=workspace_id, file_name=file_name,
+                                bucket=self.storage.bucket, now=now, expires_at=now + expiry, **fields)
+        try:
+            if api == "imports":
+                upload = self.storage.presigned_post(record.object_key, expires_in=expiry,
+                                                     max_bytes=self.config.max_file_bytes)
+            else:
+                upload = {"url": self.storage.presigned_put(record.object_key, expires_in=expiry)}
+        except Exception as exc:  # noqa: BLE001 - signing is local; any failure is ours
+            log.exception("signing an upload URL failed")
+            raise _internal(f"Cannot sign an upload URL: {type(exc).__name__}") from None
+        self.store.create_file(record)
+        return record, upload
+
+    def poll_uploads(self) -> int:
+        """One pass of the upload watcher; returns how many files changed.
+
+        PENDING_UPLOAD files whose object exists become QUEUED (imports API)
+        or ADDED (portal); those still absent after expiry and grace FAIL
+        with URL_EXPIRED.
+        """
+        changed = 0
+        for record in self.store.files_with_status(PENDING_UPLOAD, limit=500):
+            try:
+                info = self.storage.head(record.object_key)
+            except StorageError as exc:
+                log.warning("upload watcher: %s", exc)
+                return changed
+            now = self.clock()
+            if info is None:
+                if record.expires_at is not None and now > record.expires_at + self.config.upload_grace_seconds:
+                    done = self.store.transition(
+                        record.file_id, from_statuses=(PENDING_UPLOAD,), to_status=FAILED,
+                        failure_code="URL_EXPIRED", process_end_time=now,
+                        failure_message="the upload URL expired before a file was uploaded")
+                    changed += done is not None
+                continue
+            target = QUEUED if record.api == "imports" else ADDED
+            done = self.store.transition(record.file_id, from_statuses=(PENDING_UPLOAD,), to_status=target,
+                                         size=info.size, uploaded_at=info.last_modified)
+            if done is not None:
+                changed += 1
+                if target == QUEUED:
+                    self.on_queued()
+        return changed
+
+    # -- imports ---------------------------------------------------------------
+    def trigger(self, key: ApiKey, file_id: str, *, wait: bool, file_path: str | None = None,
+                action_id: str | None = None, description: str | None = None) -> FileRecord:
+        """Start the import of an uploaded file (portal). ``wait`` runs it now and
+        returns the finished record; otherwise it is QUEUED for the worker."""
+        record = self.get(key, file_id)
+        if file_path and file_path != record.file_path:
+            raise validation_error("FilePath", f"does not match the path issued for file {file_id}")
+        if record.status not in (PENDING_UPLOAD, ADDED):
+            raise ConflictError(f"File {file_id} is {record.status}: its import was already triggered",
+                                status_code=409, error_code="CONFLICT")
+        changes: dict[str, Any] = {}
+        if action_id:
+            changes["action_id"] = action_id
+        if description:
+            changes["description"] = description
+        if wait:
+            changes.update(process_start_time=self.clock(), attempts=record.attempts + 1)
+        updated = self.store.transition(file_id, from_statuses=(PENDING_UPLOAD, ADDED),
+                                        to_status=PROCESSING if wait else QUEUED, **changes)
+        if updated is None:  # someone else moved it meanwhile
+            current = self.get(key, file_id)
+            raise ConflictError(f"File {file_id} is {current.status}: its import was already triggered",
+                                status_code=409, error_code="CONFLICT")
+        if not wait:
+            self.on_queued()
+            return updated
+        return self.processor.run(updated)
+
+    def import_data(self, key: ApiKey, doc: ImportData) -> FileRecord:
+        """Import the JSON form of a cc5 file now (same engine, same records)."""
+        workspace = doc.metadata.WorkspaceId
+        self._require_workspace(key, workspace)
+        name = f"{doc.header.ReferenceId or 'import-data'}.cc5txt"
+        if "/" in name or "\\" in name or len(name) > 255:
+            name = "import-data.cc5txt"
+        body = to_cc5_text(doc).encode("utf-8")
+        now = self.clock()
+        record = FileRecord.new(api="data", workspace_id=workspace, file_name=name,
+                                bucket=self.storage.bucket, now=now, status=PROCESSING,
+                                entity_type=doc.metadata.EntityType, bucket_id=doc.metadata.BucketId,
+                                size=len(body), uploaded_at=now, process_start_time=now, attempts=1)
+        try:
+            self.storage.put_bytes(record.object_key, body, content_type="text/plain; charset=utf-8")
+        except StorageError as exc:
+            log.error("ImportData upload failed: %s", exc)
+            raise _internal("Cannot store the data in S3; try again later") from None
+        self.store.create_file(record)
+        return self.processor.run(record)
+
+    # -- deletion and rejected rows -----------------------------------------
+    def delete(self, key: ApiKey, file_id: str) -> FileRecord:
+        """Mark the file DELETED and remove its objects (idempotent)."""
+        record = self.get(key, file_id)
+        if record.status == PROCESSING:
+            raise ConflictError(f"File {file_id} is being imported; delete it once it has ended",
+                                status_code=409, error_code="CONFLICT")
+        if record.status != DELETED:
+            others = (PENDING_UPLOAD, ADDED, QUEUED, FINISHED, FAILED)
+            updated = self.store.transition(file_id, from_statuses=others, to_status=DELETED)
+            if updated is None:
+                return self.delete(key, file_id)  # it moved on meanwhile: decide again
+            record = updated
+        try:
+            self.storage.delete(record.object_key)
+            if record.rejected_key:
+                self.storage.delete(record.rejected_key)
+        except StorageError as exc:
+            log.error("deleting the objects of %s failed: %s", file_id, exc)
+            raise _internal(f"File {file_id} is DELETED but its objects could not be removed; "
+                            "repeat the request") from None
+        return record
+
+    def rejected_rows(self, key: ApiKey, file_id: str) -> Iterator[bytes]:
+        """The rejected-rows CSV of an ended import, as chunks of bytes."""
+        record = self.get(key, file_id)
+        if record.status not in (FINISHED, FAILED):
+            raise ConflictError(f"File {file_id} is {record.status}: rejected rows exist once its import "
+                                "has ended (FINISHED or FAILED)", status_code=409, error_code="CONFLICT")
+        if not record.rejected_key:
+            return iter([b"line,error\n"])
+        chunks = self.storage.iter_object(record.rejected_key)
+        try:
+            first = next(chunks, b"")
+        except StorageError as exc:
+            log.error("reading rejected rows of %s failed: %s", file_id, exc)
+            raise _internal(f"Cannot read the rejected rows of {file_id} from storage") from None
+
+        def stream() -> Iterator[bytes]:
+            yield first
+            yield from chunks
+
+        return stream()

@@ -1,0 +1,184 @@
+"""Processing one file: check the object, download it, plan the import with the
+cc5 engine, apply it (or fail the file with a code), keep the rejected rows.
+
+    >>> processor = Processor(store, storage, config)      # doctest: +SKIP
+    >>> processor.run(record_in_processing).status          # doctest: +SKIP
+    'FINISHED'
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from toolkit.service.config import ServiceConfig
+from toolkit.service.records import FileRecord
+from toolkit.service.storage import ObjectStorage, ObjectTooLarge, StorageError
+from toolkit.service.store import SchemaMismatch, StateChanged, Store
+
+__all__ = ["Processor", "Interrupted"]
+
+log = logging.getLogger("toolkit.service")
+
+
+class Interrupted(Exception):
+    """Processing was cut short because the service is stopping; the file
+    stays PROCESSING and is re-run on the next start."""
+
+
+class _Failure(Exception):
+    def __init__(self, code: str, message: str, *, report: Any = None, failure_count: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.report = report
+        self.failure_count = failure_count
+
+
+def _describe(finding: Any) -> str:
+    where = f"line {finding.line}" if getattr(finding, "line", None) else ""
+    field = getattr(finding, "field", None)
+    if field:
+        where = f"{where} field {field}".strip()
+    message = getattr(finding, "message", "") or ""
+    return f"{where}: {message}" if where else message
+
+
+class Processor:
+    """Runs imports; safe to use from several threads at once."""
+
+    def __init__(self, store: Store, storage: ObjectStorage, config: ServiceConfig,
+                 clock: Any = time.time) -> None:
+        self.store = store
+        self.storage = storage
+        self.config = config
+        self.clock = clock
+        self._active: set[Any] = set()
+        self._guard = threading.Lock()
+        self.stopping = False
+
+    def interrupt_all(self) -> None:
+        """Stop running imports (their transactions roll back)."""
+        self.stopping = True
+        with self._guard:
+            for con in list(self._active):
+                try:
+                    con.interrupt()
+                except Exception:  # noqa: BLE001 - best effort while stopping
+                    pass
+
+    def run(self, record: FileRecord) -> FileRecord:
+        """Process a file that is PROCESSING; returns its final record.
+
+        Raises Interrupted when the service stops mid-way (the file stays
+        PROCESSING and is picked up again on restart).
+        """
+        con = None
+        try:
+            with tempfile.TemporaryDirectory(prefix="toolkit-import-") as tmp:
+                source = self._fetch(record, Path(tmp))
+                con = self.store.engine_connection()
+                with self._guard:
+                    self._active.add(con)
+                return self._import(record, source, Path(tmp), con)
+        except _Failure as failure:
+            return self._fail(record, failure, con)
+        except StateChanged as exc:
+            log.warning("file %s: %s", record.file_id, exc)
+            return self.store.get_file(record.file_id) or record
+        except Exception as exc:
+            if self.stopping:
+                raise Interrupted(str(exc)) from exc
+            log.exception("file %s: unexpected error while importing", record.file_id)
+            return self._fail(record, _Failure("INTERNAL_ERROR", f"internal error: {type(exc).__name__}"), None)
+        finally:
+            if con is not None:
+                with self._guard:
+                    self._active.discard(con)
+                con.close()
+
+    def _fail(self, record: FileRecord, failure: _Failure, con: Any,
+              rejected_key: str | None = None) -> FileRecord:
+        if self.stopping:
+            raise Interrupted(failure.message)
+        log.info("file %s FAILED %s: %s", record.file_id, failure.code, failure.message)
+        try:
+            return self.store.fail_file(
+                record, code=failure.code, message=failure.message, now=self.clock(),
+                report=failure.report, max_findings=self.config.max_findings_per_file,
+                rejected_key=rejected_key, failure_count=failure.failure_count, con=con,
+            )
+        except StateChanged:
+            return self.store.get_file(record.file_id) or record
+
+    def _fetch(self, record: FileRecord, tmp: Path) -> Path:
+        limit = self.config.max_file_bytes
+        try:
+            info = self.storage.head(record.object_key)
+        except StorageError as exc:
+            raise _Failure("STORAGE_ERROR", str(exc)) from None
+        if info is None:
+            raise _Failure("FILE_NOT_UPLOADED", f"no object was uploaded to {record.file_path}")
+        if info.size > limit:
+            raise _Failure("FILE_TOO_LARGE", f"the file has {info.size} bytes; the limit is {limit}")
+        if record.expires_at is not None and info.last_modified > record.expires_at + self.config.upload_grace_seconds:
+            late = info.last_modified - record.expires_at
+            raise _Failure("URL_EXPIRED", f"the file arrived {late:.0f} s after its upload URL expired")
+        dest = tmp / "upload.cc5txt"
+        try:
+            self.storage.download(record.object_key, dest, max_bytes=limit)
+        except ObjectTooLarge:
+            raise _Failure("FILE_TOO_LARGE", f"the file is larger than the limit of {limit} bytes") from None
+        except StorageError as exc:
+            raise _Failure("STORAGE_ERROR", str(exc)) from None
+        return dest
+
+    def _import(self, record: FileRecord, source: Path, tmp: Path, con: Any) -> FileRecord:
+        from toolkit.cc5 import plan_import  # the engine is heavy: import it when needed
+
+        plan = plan_import(source, con, expected_workspace=record.workspace_id,
+                           max_bytes=self.config.max_file_bytes, progress=False)
+        try:
+            report = plan.report
+            record = record.replace(entity_type=_entity_type(plan) or record.entity_type)
+            rejected_key = self._store_rejected(record, report, tmp)
+            not_applied = int(report.data_rows) + int(report.delete_rows)
+            if not report.importable:
+                first = report.file_errors[0]
+                failure = _Failure(first.code, _describe(first), report=report, failure_count=not_applied)
+                return self._fail(record, failure, con, rejected_key)
+            try:
+                return self.store.apply_import(
+                    record, plan, con, now=self.clock(), rejected_key=rejected_key,
+                    max_findings=self.config.max_findings_per_file,
+                )
+            except SchemaMismatch as exc:
+                failure = _Failure("SCHEMA_MISMATCH", str(exc), report=report, failure_count=not_applied)
+                return self._fail(record, failure, con, rejected_key)
+        finally:
+            # Findings may live in the plan's tables: _fail records them before this.
+            plan.close()
+
+    def _store_rejected(self, record: FileRecord, report: Any, tmp: Path) -> str | None:
+        path = tmp / "rejected.csv"
+        report.write_rejected(path)
+        if not path.exists():
+            return None
+        try:
+            self.storage.put_file(record.rejected_object_key, path, content_type="text/csv")
+        except StorageError as exc:
+            raise _Failure("STORAGE_ERROR", str(exc)) from None
+        return record.rejected_object_key
+
+
+def _entity_type(plan: Any) -> str | None:
+    header = getattr(plan, "header", None)
+    for name in ("entity_type", "entity"):
+        value = getattr(header, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return None

@@ -1,0 +1,67 @@
+"""``Service``: a configured service's parts wired together (store, S3,
+processor, domain service, worker threads, ASGI app).
+
+    >>> svc = Service(load_config(s3_endpoint="http://127.0.0.1:9000"))   # doctest: +SKIP
+    >>> svc.start(); app = svc.app; ...; svc.close()                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from toolkit.service.app import create_app
+from toolkit.service.config import ServiceConfig
+from toolkit.service.core import ImportService
+from toolkit.service.duckdb_store import DuckDBStore
+from toolkit.service.processing import Processor
+from toolkit.service.storage import ObjectStorage
+from toolkit.service.worker import Worker
+
+__all__ = ["Service"]
+
+log = logging.getLogger("toolkit.service")
+
+
+class Service:
+    """Everything behind one running service. ``config.s3_endpoint`` must be
+    set (start an embedded S3 first if there is none); ``config.store``
+    None means a store in a new temporary directory."""
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        if config.store is None:
+            self._tmpdir = tempfile.TemporaryDirectory(prefix="toolkit-service-")
+            config.store = Path(self._tmpdir.name) / "store.duckdb"
+        self.storage = ObjectStorage(
+            bucket=config.s3_bucket, endpoint=config.s3_endpoint, region=config.s3_region,
+            access_key_id=config.s3_access_key_id, secret_access_key=config.s3_secret_access_key,
+            public_endpoint=config.s3_public_endpoint,
+        )
+        self.storage.ensure_bucket()
+        self.store = DuckDBStore(config.store)
+        self.processor = Processor(self.store, self.storage, config)
+        self.imports = ImportService(config, self.store, self.storage, self.processor)
+        self.worker = Worker(self.imports, threads=config.workers, watch_interval=config.watch_interval_seconds)
+        self.app: FastAPI = create_app(self.imports)
+        self._started = False
+
+    def start(self) -> None:
+        """Start the worker and the upload watcher (re-queuing interrupted files)."""
+        if not self._started:
+            self._started = True
+            self.worker.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the threads and close the store (idempotent)."""
+        if self._started:
+            self.worker.stop(timeout)
+            self._started = False
+        self.store.close()
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None
