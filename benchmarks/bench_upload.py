@@ -80,13 +80,23 @@ def child(spec_json: str) -> None:
         started = time.perf_counter()
         receipt = client.upload(spec["path"], target, progress=True)
         seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "bytes": receipt.bytes, "attempts": receipt.attempts,
-                      "peak_rss_mb": peak_rss_bytes() / 2**20, "rss_after_imports_mb": rss_before / 2**20}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "bytes": receipt.bytes,
+                "attempts": receipt.attempts,
+                "peak_rss_mb": peak_rss_bytes() / 2**20,
+                "rss_after_imports_mb": rss_before / 2**20,
+            }
+        )
+    )
 
 
 def run_child(spec: dict) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
-                         check=False)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True, check=False
+    )
     if out.returncode != 0:
         raise SystemExit(f"toolkit upload failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -99,9 +109,14 @@ def main() -> None:
     size = SIZE_MB * 1_000_000
     moto, endpoint = start_moto()
     try:
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=KEY_ID,
-                          aws_secret_access_key=SECRET,
-                          config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=KEY_ID,
+            aws_secret_access_key=SECRET,
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        )
         s3.create_bucket(Bucket=BUCKET)
         with tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp:
             path = Path(tmp) / "upload.bin"
@@ -116,14 +131,16 @@ def main() -> None:
             assert s3.head_object(Bucket=BUCKET, Key="boto3.bin")["ContentLength"] == size
             s3.delete_object(Bucket=BUCKET, Key="boto3.bin")
 
-            put_url = s3.generate_presigned_url("put_object", Params={"Bucket": BUCKET, "Key": "put.bin"},
-                                                ExpiresIn=3600)
+            put_url = s3.generate_presigned_url(
+                "put_object", Params={"Bucket": BUCKET, "Key": "put.bin"}, ExpiresIn=3600
+            )
             put = run_child({"method": "PUT", "url": put_url, "path": str(path)})
             assert s3.head_object(Bucket=BUCKET, Key="put.bin")["ContentLength"] == size
             s3.delete_object(Bucket=BUCKET, Key="put.bin")
 
-            post = s3.generate_presigned_post(BUCKET, "post.bin", ExpiresIn=3600,
-                                              Conditions=[["content-length-range", 0, 2 * size]])
+            post = s3.generate_presigned_post(
+                BUCKET, "post.bin", ExpiresIn=3600, Conditions=[["content-length-range", 0, 2 * size]]
+            )
             posted = run_child({"method": "POST", "url": post["url"], "fields": post["fields"], "path": str(path)})
             assert s3.head_object(Bucket=BUCKET, Key="post.bin")["ContentLength"] == size
             s3.delete_object(Bucket=BUCKET, Key="post.bin")
@@ -138,12 +155,16 @@ def main() -> None:
     print(f"{'boto3 upload_file':<22}{boto3_seconds:>9.2f}{mbps(boto3_seconds):>9.1f}{1.0:>9.2f}x{'':>13}{'':>22}")
     for name, result in (("toolkit pre-signed PUT", put), ("toolkit pre-signed POST", posted)):
         ratio = boto3_seconds / result["seconds"]
-        print(f"{name:<22}{result['seconds']:>9.2f}{mbps(result['seconds']):>9.1f}{ratio:>9.2f}x"
-              f"{result['peak_rss_mb']:>13.1f}{result['rss_after_imports_mb']:>22.1f}")
+        print(
+            f"{name:<22}{result['seconds']:>9.2f}{mbps(result['seconds']):>9.1f}{ratio:>9.2f}x"
+            f"{result['peak_rss_mb']:>13.1f}{result['rss_after_imports_mb']:>22.1f}"
+        )
     worst_ratio = min(boto3_seconds / put["seconds"], boto3_seconds / posted["seconds"])
     worst_rss = max(put["peak_rss_mb"], posted["peak_rss_mb"])
-    print(f"targets: throughput >= 0.90x boto3 -> {worst_ratio:.2f}x {'OK' if worst_ratio >= 0.9 else 'MISSED'}; "
-          f"peak RSS <= 100 MB -> {worst_rss:.1f} MB {'OK' if worst_rss <= 100 else 'MISSED'}")
+    print(
+        f"targets: throughput >= 0.90x boto3 -> {worst_ratio:.2f}x {'OK' if worst_ratio >= 0.9 else 'MISSED'}; "
+        f"peak RSS <= 100 MB -> {worst_rss:.1f} MB {'OK' if worst_rss <= 100 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

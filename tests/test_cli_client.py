@@ -162,8 +162,13 @@ def test_unknown_file_and_wrong_key_exit_2_with_one_line(env: dict[str, str]) ->
 
 def test_no_url_configured_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("TOOLKIT_API_URL", raising=False)
-    for command in (["status", "f_1"], ["list"], ["delete", "f_1"], ["rejected", "f_1"],
-                    ["import", make_cc5(tmp_path), "-w", "ws-eu"]):
+    for command in (
+        ["status", "f_1"],
+        ["list"],
+        ["delete", "f_1"],
+        ["rejected", "f_1"],
+        ["import", make_cc5(tmp_path), "-w", "ws-eu"],
+    ):
         result = run(command)
         assert result.exit_code == 2
         assert "No API URL configured" in result.stderr and "toolkit serve" in result.stderr

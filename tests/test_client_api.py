@@ -40,33 +40,64 @@ class FakeApi:
 
     # -- state -------------------------------------------------------------
     def add(self, file_id: str, status: str = "ADDED", created: float = T0, **extra: Any) -> dict:
-        record = {"file_id": file_id, "file_name": f"{file_id}.cc5txt", "file_type": "cc5", "stream_name": "ws-eu",
-                  "entity_type": "customer", "date_created": created, "process_start_time": None,
-                  "process_end_time": None, "successful_count": 0, "failure_count": 0, "status": status,
-                  "failure_code": None, "size": 10, **extra}
+        record = {
+            "file_id": file_id,
+            "file_name": f"{file_id}.cc5txt",
+            "file_type": "cc5",
+            "stream_name": "ws-eu",
+            "entity_type": "customer",
+            "date_created": created,
+            "process_start_time": None,
+            "process_end_time": None,
+            "successful_count": 0,
+            "failure_count": 0,
+            "status": status,
+            "failure_code": None,
+            "size": 10,
+            **extra,
+        }
         self.files[file_id] = record
         return record
 
     def portal(self, record: dict) -> dict:
-        return {"FileId": record["file_id"], "FileName": record["file_name"], "FileType": "cc5",
-                "WorkspaceId": record["stream_name"], "BucketId": "bk-main", "EntityType": record["entity_type"],
-                "FilePath": f"//bucket/{record['stream_name']}/{record['file_id']}/{record['file_name']}",
-                "Status": record["status"], "FailureCode": record["failure_code"],
-                "SuccessfulCount": record["successful_count"], "FailureCount": record["failure_count"],
-                "Size": record["size"], "DateCreated": iso(record["date_created"]),
-                "ProcessStartTime": iso(record["process_start_time"]),
-                "ProcessEndTime": iso(record["process_end_time"]), "StreamName": record["stream_name"]}
+        return {
+            "FileId": record["file_id"],
+            "FileName": record["file_name"],
+            "FileType": "cc5",
+            "WorkspaceId": record["stream_name"],
+            "BucketId": "bk-main",
+            "EntityType": record["entity_type"],
+            "FilePath": f"//bucket/{record['stream_name']}/{record['file_id']}/{record['file_name']}",
+            "Status": record["status"],
+            "FailureCode": record["failure_code"],
+            "SuccessfulCount": record["successful_count"],
+            "FailureCount": record["failure_count"],
+            "Size": record["size"],
+            "DateCreated": iso(record["date_created"]),
+            "ProcessStartTime": iso(record["process_start_time"]),
+            "ProcessEndTime": iso(record["process_end_time"]),
+            "StreamName": record["stream_name"],
+        }
 
     @staticmethod
     def envelope(data: Any, status: int = 200, code: str = "", message: str = "") -> httpx.Response:
-        return httpx.Response(status, json={
-            "IsSuccess": status < 400,
-            "ResponseStatus": {"ErrorCode": code, "Message": message, "StackTrace": "", "Errors": []},
-            "Data": data})
+        return httpx.Response(
+            status,
+            json={
+                "IsSuccess": status < 400,
+                "ResponseStatus": {"ErrorCode": code, "Message": message, "StackTrace": "", "Errors": []},
+                "Data": data,
+            },
+        )
 
     def file_data(self, record: dict) -> dict:
-        return {"ActionId": "act-1", "File": self.portal(record), "FileId": record["file_id"],
-                "FilePath": self.portal(record)["FilePath"], "Url": None}
+        return {
+            "ActionId": "act-1",
+            "File": self.portal(record),
+            "FileId": record["file_id"],
+            "FilePath": self.portal(record)["FilePath"],
+            "Url": None,
+        }
 
     def current(self, file_id: str) -> dict:
         record = self.files[file_id]
@@ -99,8 +130,9 @@ class FakeApi:
             record["status"] = "FINISHED" if path == "/appfile/file/import" else "QUEUED"
             return self.envelope(self.file_data(record))
         if path == "/appfile/file/list":
-            return self.envelope(self.page(body, "Offset", "Limit", "Statuses", "WorkspaceIds", "CreatedAfter",
-                                           portal=True))
+            return self.envelope(
+                self.page(body, "Offset", "Limit", "Statuses", "WorkspaceIds", "CreatedAfter", portal=True)
+            )
         if parts[:2] == ["appfile", "file"] and len(parts) == 4 and parts[3] == "rejected":
             return httpx.Response(200, text=self.rejected_csv, headers={"Content-Type": "text/csv"})
         if parts[:2] == ["appfile", "file"] and len(parts) == 3:
@@ -109,14 +141,25 @@ class FakeApi:
                 record["status"] = "DELETED"
             return self.envelope(self.file_data(record))
         if path == "/v1/imports/pre-signed-url/create":
-            record = self.add(f"f_{len(self.files) + 1}", "PENDING_UPLOAD", file_name=body["file_name"],
-                              stream_name=body["stream_name"])
-            return httpx.Response(200, json={"file_id": record["file_id"], "url": "http://s3.test/bucket",
-                                             "fields": {"key": f"ws/{record['file_id']}", "policy": "p"},
-                                             "expires_at": T0 + 3600})
+            record = self.add(
+                f"f_{len(self.files) + 1}",
+                "PENDING_UPLOAD",
+                file_name=body["file_name"],
+                stream_name=body["stream_name"],
+            )
+            return httpx.Response(
+                200,
+                json={
+                    "file_id": record["file_id"],
+                    "url": "http://s3.test/bucket",
+                    "fields": {"key": f"ws/{record['file_id']}", "policy": "p"},
+                    "expires_at": T0 + 3600,
+                },
+            )
         if path == "/v1/imports/list":
-            return httpx.Response(200, json=self.page(body, "offset", "limit", "statuses", "stream_names",
-                                                      "created_after"))
+            return httpx.Response(
+                200, json=self.page(body, "offset", "limit", "statuses", "stream_names", "created_after")
+            )
         if parts[:2] == ["v1", "imports"] and len(parts) == 4 and parts[3] == "rejected":
             return httpx.Response(200, text=self.rejected_csv, headers={"Content-Type": "text/csv"})
         if parts[:2] == ["v1", "imports"] and len(parts) == 3:
@@ -135,7 +178,7 @@ class FakeApi:
         if body.get(after_key) is not None:
             rows = [r for r in rows if r["date_created"] >= body[after_key]]
         offset, limit = body.get(offset_key, 0), body.get(limit_key, 1000)
-        chunk = rows[offset:offset + limit]
+        chunk = rows[offset : offset + limit]
         if portal:
             return {"Total": len(rows), "Offset": offset, "Limit": limit, "Files": [self.portal(r) for r in chunk]}
         return {"count": len(rows), "offset": offset, "limit": limit, "files": chunk}
@@ -166,8 +209,9 @@ def clock() -> FakeClock:
 
 def make_client(fake: FakeApi, clock: FakeClock, api: str) -> ImportClient:
     policy = RetryPolicy(max_attempts=4, sleep=clock.sleep, clock=clock, rng=random.Random(5))
-    return ImportClient("http://api.test", "secret", api=api,
-                        http=httpx.Client(transport=httpx.MockTransport(fake)), retry=policy)
+    return ImportClient(
+        "http://api.test", "secret", api=api, http=httpx.Client(transport=httpx.MockTransport(fake)), retry=policy
+    )
 
 
 def posts(fake: FakeApi, path: str) -> list:
@@ -179,11 +223,25 @@ def posts(fake: FakeApi, path: str) -> list:
 
 def test_portal_request_upload_sends_the_documented_body(fake: FakeApi, clock: FakeClock) -> None:
     client = make_client(fake, clock, "portal")
-    target = client.request_upload("/data/customers.cc5txt", workspace="ws-eu", entity_type="customer",
-                                   bucket_id="bk-main", tags=["a"], folder="in", action_id="act-9")
+    target = client.request_upload(
+        "/data/customers.cc5txt",
+        workspace="ws-eu",
+        entity_type="customer",
+        bucket_id="bk-main",
+        tags=["a"],
+        folder="in",
+        action_id="act-9",
+    )
     (body,) = posts(fake, "/appfile/file/path")
-    assert body == {"WorkspaceId": "ws-eu", "BucketId": "bk-main", "EntityType": "customer",
-                    "FileName": "customers.cc5txt", "Tags": ["a"], "Folder": "in", "ActionId": "act-9"}
+    assert body == {
+        "WorkspaceId": "ws-eu",
+        "BucketId": "bk-main",
+        "EntityType": "customer",
+        "FileName": "customers.cc5txt",
+        "Tags": ["a"],
+        "Folder": "in",
+        "ActionId": "act-9",
+    }
     assert (target.method, target.file_id, target.url) == ("PUT", "f_1", "http://s3.test/bucket/f_1")
     assert target.file_path == "//bucket/ws-eu/f_1/customers.cc5txt" and target.action_id == "act-1"
     assert target.record.status == "PENDING_UPLOAD"
@@ -201,7 +259,9 @@ def test_portal_request_upload_needs_entity_and_bucket(fake: FakeApi, clock: Fak
 def test_imports_request_upload_gets_a_post_form(fake: FakeApi, clock: FakeClock) -> None:
     client = make_client(fake, clock, "imports")
     target = client.request_upload("customers.cc5txt", workspace="ws-eu", entity_type="ignored")
-    assert posts(fake, "/v1/imports/pre-signed-url/create") == [{"stream_name": "ws-eu", "file_name": "customers.cc5txt"}]
+    assert posts(fake, "/v1/imports/pre-signed-url/create") == [
+        {"stream_name": "ws-eu", "file_name": "customers.cc5txt"}
+    ]
     assert target.method == "POST" and target.fields == {"key": "ws/f_1", "policy": "p"}
     assert target.expires_at == datetime.fromtimestamp(T0 + 3600, tz=timezone.utc)
     with pytest.raises(ConfigError, match="takes no upload options"):
@@ -223,8 +283,9 @@ def test_each_api_sends_its_own_key_header(fake: FakeApi, clock: FakeClock) -> N
 
 
 def test_both_apis_give_the_same_record(fake: FakeApi, clock: FakeClock) -> None:
-    fake.add("f_1", "FINISHED", successful_count=7, failure_count=2, process_start_time=T0 + 1,
-             process_end_time=T0 + 2.5)
+    fake.add(
+        "f_1", "FINISHED", successful_count=7, failure_count=2, process_start_time=T0 + 1, process_end_time=T0 + 2.5
+    )
     portal = make_client(fake, clock, "portal").status("f_1")
     imports = make_client(fake, clock, "imports").status("f_1")
     assert portal.to_dict() == imports.to_dict()
@@ -235,8 +296,15 @@ def test_both_apis_give_the_same_record(fake: FakeApi, clock: FakeClock) -> None
 
 
 def test_record_times_are_utc_whatever_the_input_zone() -> None:
-    record = record_from_portal({"FileId": "f", "Status": "FINISHED", "DateCreated": "2026-11-22T12:30:00+02:00",
-                                 "ProcessStartTime": "2026-11-22T10:30:01", "ProcessEndTime": None})
+    record = record_from_portal(
+        {
+            "FileId": "f",
+            "Status": "FINISHED",
+            "DateCreated": "2026-11-22T12:30:00+02:00",
+            "ProcessStartTime": "2026-11-22T10:30:01",
+            "ProcessEndTime": None,
+        }
+    )
     assert record.date_created == datetime(2026, 11, 22, 10, 30, tzinfo=timezone.utc)
     assert record.process_start_time.tzinfo is timezone.utc and record.process_end_time is None
     assert record_from_imports({"file_id": "f", "status": "x", "date_created": "1795343400"}).date_created.year == 2026
@@ -252,7 +320,8 @@ def test_portal_async_trigger(fake: FakeApi, clock: FakeClock) -> None:
     record = client.start_import(target)
     assert record.status == "QUEUED"
     assert posts(fake, "/appdata/import/file/async") == [
-        {"FileType": "cc5", "FileId": "f_1", "FilePath": "//bucket/ws-eu/f_1/f_1.cc5txt", "ActionId": "act-7"}]
+        {"FileType": "cc5", "FileId": "f_1", "FilePath": "//bucket/ws-eu/f_1/f_1.cc5txt", "ActionId": "act-7"}
+    ]
 
 
 def test_portal_sync_trigger(fake: FakeApi, clock: FakeClock) -> None:
@@ -319,7 +388,8 @@ def test_a_500_after_the_import_ran_is_not_resent(fake: FakeApi, clock: FakeCloc
 def test_a_503_trigger_is_resent_after_retry_after(fake: FakeApi, clock: FakeClock) -> None:
     fake.add("f_1")
     fake.interceptors["/appdata/import/file/async"] = [
-        lambda r: httpx.Response(503, headers={"Retry-After": "4"}, json={})]
+        lambda r: httpx.Response(503, headers={"Retry-After": "4"}, json={})
+    ]
     assert make_client(fake, clock, "portal").start_import("f_1").status == "QUEUED"
     assert len(posts(fake, "/appdata/import/file/async")) == 2 and clock.sleeps == [4.0]
 
@@ -405,14 +475,23 @@ def test_list_sends_filters_in_each_api_s_names(fake: FakeApi, clock: FakeClock)
     fake.add("f_1", "FAILED")
     fake.add("f_2", "FINISHED")
     after = datetime(2026, 11, 1, tzinfo=timezone.utc)
-    make_client(fake, clock, "portal").list_imports(statuses="failed", workspaces=["ws-eu"], created_after=after,
-                                                    created_before=T0 + 10, page_size=50)
+    make_client(fake, clock, "portal").list_imports(
+        statuses="failed", workspaces=["ws-eu"], created_after=after, created_before=T0 + 10, page_size=50
+    )
     make_client(fake, clock, "imports").list_imports(statuses=["FAILED", "QUEUED"], workspaces="ws-eu")
-    assert posts(fake, "/appfile/file/list") == [{"Offset": 0, "Limit": 50, "Statuses": ["FAILED"],
-                                                  "WorkspaceIds": ["ws-eu"], "CreatedAfter": after.timestamp(),
-                                                  "CreatedBefore": T0 + 10}]
-    assert posts(fake, "/v1/imports/list") == [{"offset": 0, "limit": 1000, "statuses": ["FAILED", "QUEUED"],
-                                                "stream_names": ["ws-eu"]}]
+    assert posts(fake, "/appfile/file/list") == [
+        {
+            "Offset": 0,
+            "Limit": 50,
+            "Statuses": ["FAILED"],
+            "WorkspaceIds": ["ws-eu"],
+            "CreatedAfter": after.timestamp(),
+            "CreatedBefore": T0 + 10,
+        }
+    ]
+    assert posts(fake, "/v1/imports/list") == [
+        {"offset": 0, "limit": 1000, "statuses": ["FAILED", "QUEUED"], "stream_names": ["ws-eu"]}
+    ]
 
 
 def test_list_since_a_duration(fake: FakeApi, clock: FakeClock) -> None:
@@ -455,9 +534,11 @@ def test_list_page_size_is_checked(fake: FakeApi, clock: FakeClock) -> None:
 @pytest.mark.parametrize("api", ["portal", "imports"])
 def test_rejected_rows_as_a_frame_and_as_a_file(fake: FakeApi, clock: FakeClock, api: str, tmp_path) -> None:
     fake.add("f_1", "FINISHED", failure_count=2)
-    fake.rejected_csv = ('line,error,customer_code,name\n'
-                         '7,"INVALID_INT field age: \'x\' is not an int",C7,Ada\n'
-                         '9,FIELD_COUNT: 1 value for 2 fields,C9\n')
+    fake.rejected_csv = (
+        "line,error,customer_code,name\n"
+        "7,\"INVALID_INT field age: 'x' is not an int\",C7,Ada\n"
+        "9,FIELD_COUNT: 1 value for 2 fields,C9\n"
+    )
     client = make_client(fake, clock, api)
     frame = client.rejected_rows("f_1")
     assert list(frame.columns) == ["line", "error", "customer_code", "name"]
@@ -486,13 +567,15 @@ def test_the_rejected_row_count_follows_csv_quoting_across_chunks() -> None:
 
     rng = random.Random(11)
     for _ in range(300):
-        rows = [["".join(rng.choice('ab,"\n\r') for _ in range(rng.randrange(6))) for _ in range(rng.randrange(1, 4))]
-                for _ in range(rng.randrange(0, 6))]
+        rows = [
+            ["".join(rng.choice('ab,"\n\r') for _ in range(rng.randrange(6))) for _ in range(rng.randrange(1, 4))]
+            for _ in range(rng.randrange(0, 6))
+        ]
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator=rng.choice(["\n", "\r\n"])).writerows(rows)
         data = buffer.getvalue().encode()
         for size in (1, 3, 64):
             counter = _CsvRowCounter()
             for i in range(0, len(data), size):
-                counter.feed(data[i:i + size])
+                counter.feed(data[i : i + size])
             assert counter.rows == max(0, len(rows) - 1), (data, size)

@@ -21,7 +21,14 @@ from conftest import make_cc5
 import toolkit
 from toolkit.client import ImportClient, RetryPolicy
 from toolkit.client.embedded import shared_local_service
-from toolkit.errors import AuthenticationError, ImportFailed, NotFoundError, TransportError, UploadError, ValidationFailed
+from toolkit.errors import (
+    AuthenticationError,
+    ImportFailed,
+    NotFoundError,
+    TransportError,
+    UploadError,
+    ValidationFailed,
+)
 
 APIS = ["portal", "imports"]
 
@@ -188,16 +195,23 @@ def test_both_apis_see_the_same_files(live_service: Any, tmp_path: Path) -> None
     with client_for(live_service, "imports") as imports, client_for(live_service, "portal") as portal:
         result = imports.import_file(make_cc5(tmp_path, rows=3, workspace=workspace), workspace, progress=False)
         assert portal.status(result.file_id).to_dict() == imports.status(result.file_id).to_dict()
-        pd.testing.assert_frame_equal(portal.list_imports(workspaces=workspace),
-                                      imports.list_imports(workspaces=workspace))
+        pd.testing.assert_frame_equal(
+            portal.list_imports(workspaces=workspace), imports.list_imports(workspaces=workspace)
+        )
 
 
 @pytest.mark.parametrize("api", APIS)
 def test_list_filters_and_pages(live_service: Any, tmp_path: Path, api: str) -> None:
     workspace = unique_workspace()
     with client_for(live_service, api) as client:
-        ids = [client.import_file(make_cc5(tmp_path, rows=2, workspace=workspace, start=i * 10, name=f"f{i}.cc5txt"),
-                                  workspace, progress=False).file_id for i in range(3)]
+        ids = [
+            client.import_file(
+                make_cc5(tmp_path, rows=2, workspace=workspace, start=i * 10, name=f"f{i}.cc5txt"),
+                workspace,
+                progress=False,
+            ).file_id
+            for i in range(3)
+        ]
         frame = client.list_imports(workspaces=[workspace], page_size=2)
         assert sorted(frame["file_id"]) == sorted(ids) and frame["file_id"].is_unique
         assert client.list_imports(workspaces=workspace, statuses="FAILED").empty
@@ -278,7 +292,9 @@ def test_an_upload_that_keeps_dropping_fails_naming_the_step(live_service: Any, 
     path = make_cc5(tmp_path, rows=2_000, workspace=workspace)
     http = httpx.Client(transport=ViaProxy(live_service.s3_endpoint, proxy.port))
     try:
-        with client_for(live_service, "portal", http=http, retry=RetryPolicy(max_attempts=3, backoff_base=0.01)) as client:
+        with client_for(
+            live_service, "portal", http=http, retry=RetryPolicy(max_attempts=3, backoff_base=0.01)
+        ) as client:
             with pytest.raises(UploadError) as caught:
                 client.import_file(path, workspace, progress=False)
             assert caught.value.step == "transfer"
@@ -370,10 +386,15 @@ def test_toolkit_import_file_without_configuration_uses_the_embedded_service(tmp
     for name in ("TOOLKIT_API_URL", "TOOLKIT_API_KEY", "TOOLKIT_API"):
         monkeypatch.delenv(name, raising=False)
     workspace = unique_workspace()
-    first = toolkit.import_file(make_cc5(tmp_path, rows=3, workspace=workspace, name="a.cc5txt"), workspace,
-                                progress=False)
-    second = toolkit.import_file(make_cc5(tmp_path, rows=3, workspace=workspace, start=3, name="b.cc5txt"),
-                                 workspace, progress=False, api="imports")
+    first = toolkit.import_file(
+        make_cc5(tmp_path, rows=3, workspace=workspace, name="a.cc5txt"), workspace, progress=False
+    )
+    second = toolkit.import_file(
+        make_cc5(tmp_path, rows=3, workspace=workspace, start=3, name="b.cc5txt"),
+        workspace,
+        progress=False,
+        api="imports",
+    )
     assert (first.status, second.status) == ("FINISHED", "FINISHED")
     service = shared_local_service()
     assert shared_local_service() is service  # one service for the whole process
@@ -383,13 +404,15 @@ def test_toolkit_import_file_without_configuration_uses_the_embedded_service(tmp
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_tabular_input_is_written_as_cc5_first(live_service: Any, tmp_path: Path, suffix: str) -> None:
     workspace = unique_workspace()
-    frame = pd.DataFrame({"customer_code": ["C1", "C2", "C3"], "name": ["Ada", "Grace", "Edsger"],
-                          "credit": [1.5, 2.0, 3.25]})
+    frame = pd.DataFrame(
+        {"customer_code": ["C1", "C2", "C3"], "name": ["Ada", "Grace", "Edsger"], "credit": [1.5, 2.0, 3.25]}
+    )
     path = tmp_path / f"customers{suffix}"
     frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
     with client_for(live_service, "portal") as client:
-        result = client.import_file(path, workspace, entity_type="customer", keys=["customer_code"],
-                                    bucket_id="bk-main", progress=False)
+        result = client.import_file(
+            path, workspace, entity_type="customer", keys=["customer_code"], bucket_id="bk-main", progress=False
+        )
     assert (result.status, result.successful_count) == ("FINISHED", 3)
     assert result.convert_seconds is not None and result.record.file_name == "customers.cc5txt"
     table = live_service.read_table(workspace, "customer")

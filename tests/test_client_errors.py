@@ -41,7 +41,9 @@ def client_answering(api: str, response: httpx.Response | Exception) -> ImportCl
         return response
 
     return ImportClient(
-        "http://api.test", "key", api=api,
+        "http://api.test",
+        "key",
+        api=api,
         http=httpx.Client(transport=httpx.MockTransport(handler)),
         retry=RetryPolicy(max_attempts=2, sleep=lambda s: None, rng=random.Random(0)),
     )
@@ -57,8 +59,13 @@ def test_portal_data_of_a_successful_envelope() -> None:
 
 @pytest.mark.parametrize(
     ("status", "code", "cls"),
-    [(401, "UNAUTHORIZED", AuthenticationError), (404, "NOT_FOUND", NotFoundError),
-     (409, "CONFLICT", ConflictError), (400, "VALIDATION_ERROR", ApiError), (500, "INTERNAL_ERROR", ApiError)],
+    [
+        (401, "UNAUTHORIZED", AuthenticationError),
+        (404, "NOT_FOUND", NotFoundError),
+        (409, "CONFLICT", ConflictError),
+        (400, "VALIDATION_ERROR", ApiError),
+        (500, "INTERNAL_ERROR", ApiError),
+    ],
 )
 def test_portal_error_envelopes_become_the_matching_error(status: int, code: str, cls: type) -> None:
     response = httpx.Response(status, json=envelope(ok=False, code=code, message="Something is off."))
@@ -71,9 +78,13 @@ def test_portal_error_envelopes_become_the_matching_error(status: int, code: str
 
 
 def test_portal_validation_errors_list_the_fields() -> None:
-    errors = [{"ErrorCode": "REQUIRED", "FieldName": "WorkspaceId", "Message": "is required"},
-              {"ErrorCode": "REQUIRED", "FieldName": "FileName", "Message": "is required"}]
-    response = httpx.Response(400, json=envelope(ok=False, code="VALIDATION_ERROR", message="Invalid body.", errors=errors))
+    errors = [
+        {"ErrorCode": "REQUIRED", "FieldName": "WorkspaceId", "Message": "is required"},
+        {"ErrorCode": "REQUIRED", "FieldName": "FileName", "Message": "is required"},
+    ]
+    response = httpx.Response(
+        400, json=envelope(ok=False, code="VALIDATION_ERROR", message="Invalid body.", errors=errors)
+    )
     with pytest.raises(ApiError) as caught:
         portal_data(response, what="Requesting an upload URL")
     assert caught.value.errors == errors
@@ -107,8 +118,13 @@ def test_a_non_json_error_page_keeps_a_snippet() -> None:
 
 @pytest.mark.parametrize(
     ("status", "code", "cls"),
-    [(401, "UNAUTHORIZED", AuthenticationError), (404, "NOT_FOUND", NotFoundError),
-     (409, "CONFLICT", ConflictError), (400, "VALIDATION_ERROR", ApiError), (500, "INTERNAL_ERROR", ApiError)],
+    [
+        (401, "UNAUTHORIZED", AuthenticationError),
+        (404, "NOT_FOUND", NotFoundError),
+        (409, "CONFLICT", ConflictError),
+        (400, "VALIDATION_ERROR", ApiError),
+        (500, "INTERNAL_ERROR", ApiError),
+    ],
 )
 def test_imports_errors_become_the_matching_error(status: int, code: str, cls: type) -> None:
     response = httpx.Response(status, json=imports_error(code, "Nope."))
@@ -148,8 +164,12 @@ def test_error_class_falls_back_on_the_error_code() -> None:
 def test_client_calls_raise_the_error_tree(api: str, status: int, code: str, cls: type) -> None:
     body = envelope(ok=False, code=code, message="Refused.") if api == "portal" else imports_error(code, "Refused.")
     client = client_answering(api, httpx.Response(status, json=body))
-    for call in (lambda: client.status("f_1"), lambda: client.delete("f_1"), lambda: client.list_imports(),
-                 lambda: client.rejected_rows("f_1")):
+    for call in (
+        lambda: client.status("f_1"),
+        lambda: client.delete("f_1"),
+        lambda: client.list_imports(),
+        lambda: client.rejected_rows("f_1"),
+    ):
         with pytest.raises(cls) as caught:
             call()
         assert isinstance(caught.value, ToolkitError) and caught.value.status_code == status
@@ -157,7 +177,11 @@ def test_client_calls_raise_the_error_tree(api: str, status: int, code: str, cls
 
 @pytest.mark.parametrize("api", ["portal", "imports"])
 def test_server_errors_are_retried_then_raised_with_the_api_message(api: str) -> None:
-    body = envelope(ok=False, code="INTERNAL_ERROR", message="Boom.") if api == "portal" else imports_error("INTERNAL_ERROR", "Boom.")
+    body = (
+        envelope(ok=False, code="INTERNAL_ERROR", message="Boom.")
+        if api == "portal"
+        else imports_error("INTERNAL_ERROR", "Boom.")
+    )
     client = client_answering(api, httpx.Response(500, json=body))
     with pytest.raises(ApiError, match=r"Getting file f_1 failed: Boom. \(HTTP 500 INTERNAL_ERROR\)"):
         client.status("f_1")
@@ -202,25 +226,50 @@ def test_configuration_errors(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def s3_xml(code: str, message: str, **extra: str) -> str:
     more = "".join(f"<{k}>{v}</{k}>" for k, v in extra.items())
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
-            f"{more}<RequestId>r1</RequestId></Error>")
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+        f"{more}<RequestId>r1</RequestId></Error>"
+    )
 
 
 @pytest.mark.parametrize(
     ("status", "xml", "expected"),
     [
-        (403, s3_xml("AccessDenied", "Request has expired", Expires="2026-11-22T10:00:00Z"),
-         "the upload URL expired at 2026-11-22T10:00:00Z; request a new upload URL and try again (S3 AccessDenied, HTTP 403)"),
-        (400, s3_xml("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
-                     ProposedSize="400000000", MaxSizeAllowed="300000000"),
-         "the file is too large for this upload: 400000000 bytes, the limit is 300000000 bytes (S3 EntityTooLarge, HTTP 400)"),
-        (403, s3_xml("SignatureDoesNotMatch", "The request signature we calculated does not match"),
-         "storage rejected the upload URL's signature; request a new upload URL (S3 SignatureDoesNotMatch, HTTP 403)"),
-        (403, s3_xml("AccessDenied", "Invalid according to Policy: Policy Condition failed"),
-         "the upload does not satisfy the upload policy: Invalid according to Policy: Policy Condition failed (S3 AccessDenied, HTTP 403)"),
-        (404, s3_xml("NoSuchBucket", "The specified bucket does not exist"),
-         "the storage bucket of the upload URL does not exist (S3 NoSuchBucket, HTTP 404)"),
-        (400, s3_xml("InvalidArgument", "Bad header"), "storage refused the upload: Bad header (S3 InvalidArgument, HTTP 400)"),
+        (
+            403,
+            s3_xml("AccessDenied", "Request has expired", Expires="2026-11-22T10:00:00Z"),
+            "the upload URL expired at 2026-11-22T10:00:00Z; request a new upload URL and try again (S3 AccessDenied, HTTP 403)",
+        ),
+        (
+            400,
+            s3_xml(
+                "EntityTooLarge",
+                "Your proposed upload exceeds the maximum allowed size",
+                ProposedSize="400000000",
+                MaxSizeAllowed="300000000",
+            ),
+            "the file is too large for this upload: 400000000 bytes, the limit is 300000000 bytes (S3 EntityTooLarge, HTTP 400)",
+        ),
+        (
+            403,
+            s3_xml("SignatureDoesNotMatch", "The request signature we calculated does not match"),
+            "storage rejected the upload URL's signature; request a new upload URL (S3 SignatureDoesNotMatch, HTTP 403)",
+        ),
+        (
+            403,
+            s3_xml("AccessDenied", "Invalid according to Policy: Policy Condition failed"),
+            "the upload does not satisfy the upload policy: Invalid according to Policy: Policy Condition failed (S3 AccessDenied, HTTP 403)",
+        ),
+        (
+            404,
+            s3_xml("NoSuchBucket", "The specified bucket does not exist"),
+            "the storage bucket of the upload URL does not exist (S3 NoSuchBucket, HTTP 404)",
+        ),
+        (
+            400,
+            s3_xml("InvalidArgument", "Bad header"),
+            "storage refused the upload: Bad header (S3 InvalidArgument, HTTP 400)",
+        ),
         (500, "not xml at all", "storage refused the upload: not xml at all (HTTP 500)"),
     ],
 )

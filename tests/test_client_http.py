@@ -66,8 +66,20 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
 
 @pytest.mark.parametrize(
     ("status", "retryable"),
-    [(200, False), (400, False), (401, False), (404, False), (409, False), (429, True),
-     (500, True), (501, False), (502, True), (503, True), (504, True), (505, False)],
+    [
+        (200, False),
+        (400, False),
+        (401, False),
+        (404, False),
+        (409, False),
+        (429, True),
+        (500, True),
+        (501, False),
+        (502, True),
+        (503, True),
+        (504, True),
+        (505, False),
+    ],
 )
 def test_which_statuses_are_retried(status: int, retryable: bool) -> None:
     assert RetryPolicy.is_retryable_status(status) is retryable
@@ -191,21 +203,19 @@ def test_a_bad_url_is_not_retried() -> None:
         sender.send(lambda: httpx.Request("GET", "ftp://example.test/x"), what="x")
 
 
-def test_on_retry_hook_runs_before_each_retry() -> None:
-    handler, _ = scripted(500, 500, 200)
-    sender, _ = make_sender(handler)
-    hooks: list[int] = []
-    sender.send(get, what="x", on_retry=lambda: hooks.append(1))
-    assert hooks == [1, 1]
-
-
 # -- non-idempotent requests ------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "failure",
-    [httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("dropped"), httpx.WriteError("reset"),
-     httpx.Response(500), httpx.Response(502), httpx.Response(504)],
+    [
+        httpx.ReadTimeout("slow"),
+        httpx.RemoteProtocolError("dropped"),
+        httpx.WriteError("reset"),
+        httpx.Response(500),
+        httpx.Response(502),
+        httpx.Response(504),
+    ],
     ids=lambda f: type(f).__name__ if isinstance(f, Exception) else f"HTTP {f.status_code}",
 )
 def test_a_possibly_delivered_non_idempotent_request_is_not_resent(failure) -> None:

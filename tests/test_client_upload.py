@@ -89,13 +89,20 @@ def test_put_streams_the_file_in_chunks_with_a_content_length(data_file: Path) -
     assert "Transfer-Encoding" not in seen["headers"]
     assert seen["body"] == data_file.read_bytes()
     assert max(seen["chunks"]) <= CHUNK_SIZE and len(seen["chunks"]) == 4  # never the whole file at once
-    assert (receipt.file_id, receipt.bytes, receipt.attempts, receipt.etag) == ("f_1", data_file.stat().st_size, 1, '"abc"')
+    assert (receipt.file_id, receipt.bytes, receipt.attempts, receipt.etag) == (
+        "f_1",
+        data_file.stat().st_size,
+        1,
+        '"abc"',
+    )
 
 
 def test_a_dropped_put_is_retried_with_the_file_reopened(data_file: Path) -> None:
     transport = StreamingTransport(drop_after={1: CHUNK_SIZE + 1})
     sleeps: list[float] = []
-    receipt = upload_file(sender_for(transport, sleeps), data_file, UploadTarget("f_1", "http://s3.test/b/k"), progress=False)
+    receipt = upload_file(
+        sender_for(transport, sleeps), data_file, UploadTarget("f_1", "http://s3.test/b/k"), progress=False
+    )
     first, second = transport.requests
     assert len(first["body"]) < data_file.stat().st_size
     assert second["body"] == data_file.read_bytes()  # read again from byte 0
@@ -105,7 +112,9 @@ def test_a_dropped_put_is_retried_with_the_file_reopened(data_file: Path) -> Non
 def test_put_retries_on_503_and_then_succeeds(data_file: Path) -> None:
     transport = StreamingTransport(answers=[httpx.Response(503, headers={"Retry-After": "2"}), httpx.Response(200)])
     sleeps: list[float] = []
-    receipt = upload_file(sender_for(transport, sleeps), data_file, UploadTarget("f_1", "http://s3.test/b/k"), progress=False)
+    receipt = upload_file(
+        sender_for(transport, sleeps), data_file, UploadTarget("f_1", "http://s3.test/b/k"), progress=False
+    )
     assert receipt.attempts == 2 and sleeps == [2.0]
     assert transport.requests[1]["body"] == data_file.read_bytes()
 
@@ -120,8 +129,12 @@ def test_an_upload_that_never_gets_through_names_the_transfer_step(data_file: Pa
 
 def test_a_missing_file_names_the_read_step(tmp_path: Path) -> None:
     with pytest.raises(UploadError, match=r"Cannot read .*missing.cc5txt: No such file") as caught:
-        upload_file(sender_for(StreamingTransport()), tmp_path / "missing.cc5txt",
-                    UploadTarget("f_1", "http://s3.test/b/k"), progress=False)
+        upload_file(
+            sender_for(StreamingTransport()),
+            tmp_path / "missing.cc5txt",
+            UploadTarget("f_1", "http://s3.test/b/k"),
+            progress=False,
+        )
     assert caught.value.step == "read"
 
 
@@ -166,7 +179,12 @@ def test_multipart_length_is_exact_for_odd_names_and_empty_files(tmp_path: Path)
     empty = tmp_path / 'we"ird na\\me.txt'
     empty.write_bytes(b"")
     transport = StreamingTransport(answers=[httpx.Response(204)])
-    upload_file(sender_for(transport), empty, UploadTarget("f", "http://s3.test/b", method="POST", fields={"a": ""}), progress=False)
+    upload_file(
+        sender_for(transport),
+        empty,
+        UploadTarget("f", "http://s3.test/b", method="POST", fields={"a": ""}),
+        progress=False,
+    )
     (seen,) = transport.requests
     assert int(seen["headers"]["Content-Length"]) == len(seen["body"])
     parts = parse_form(seen["headers"]["Content-Type"], seen["body"])
@@ -178,11 +196,16 @@ def test_multipart_length_is_exact_for_odd_names_and_empty_files(tmp_path: Path)
 def test_a_file_over_the_policy_limit_is_refused_before_sending(tmp_path: Path) -> None:
     path = tmp_path / "big.cc5txt"
     path.write_bytes(b"x" * 101)
-    policy = base64.b64encode(json.dumps({"expiration": "2026-11-22T11:00:00Z",
-                                          "conditions": [{"bucket": "b"}, ["content-length-range", 0, 100]]}).encode())
+    policy = base64.b64encode(
+        json.dumps(
+            {"expiration": "2026-11-22T11:00:00Z", "conditions": [{"bucket": "b"}, ["content-length-range", 0, 100]]}
+        ).encode()
+    )
     transport = StreamingTransport()
     target = UploadTarget("f_1", "http://s3.test/b", method="POST", fields={"key": "k", "policy": policy.decode()})
-    with pytest.raises(UploadError, match="the file is 101 bytes and the upload URL accepts at most 100 bytes") as caught:
+    with pytest.raises(
+        UploadError, match="the file is 101 bytes and the upload URL accepts at most 100 bytes"
+    ) as caught:
         upload_file(sender_for(transport), path, target, progress=False)
     assert caught.value.step == "check" and transport.requests == []
     assert policy_size_limit({"policy": "not base64 json"}) is None
@@ -238,12 +261,14 @@ def test_on_the_wire_the_body_has_a_content_length_and_no_chunking(data_file: Pa
             while len(body) < length:
                 body += conn.recv(1 << 20)
             seen.update(request_line=lines[0], headers=headers, body=body)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nETag: \"e\"\r\n\r\n")
+            conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nETag: "e"\r\n\r\n')
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     with ImportClient("http://127.0.0.1:1", "k") as client:
-        receipt = client.upload(data_file, UploadTarget("f_1", f"http://127.0.0.1:{port}/bucket/key?X-Amz-Signature=s"), progress=False)
+        receipt = client.upload(
+            data_file, UploadTarget("f_1", f"http://127.0.0.1:{port}/bucket/key?X-Amz-Signature=s"), progress=False
+        )
     thread.join(10)
     server.close()
     assert seen["request_line"] == "PUT /bucket/key?X-Amz-Signature=s HTTP/1.1"

@@ -55,7 +55,8 @@ def test_unmapped_properties_become_extra_values() -> None:
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"FieldMappings": [{"FieldCode": "a"}]}, "FieldMappings"),
+        ({"FieldMappings": [{"FieldCode": "a", "IsKey": "yes"}]}, "FieldMappings"),
+        ({"FieldMappings": [{"FieldCode": "a", "Type": "string|x"}]}, "FieldMappings"),
         ({"FieldMappings": [{"FieldCode": "a|b", "IsKey": True}]}, "FieldMappings"),
         ({"metadata": {"EntityType": "customer", "WorkspaceId": "ws/../x"}}, "metadata"),
         ({"footer": {"total": "2"}}, "footer"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from pathlib import Path
 from typing import Any
@@ -106,7 +108,8 @@ def test_delete_and_rejected(svc: Any, client: TestClient, tmp_path: Path) -> No
     svc.imports.poll_uploads()
     svc.worker.run_next()
     csv_text = client.get(f"/v1/imports/{file_id}/rejected", headers=u21("key-all")).text
-    assert csv_text.splitlines()[1].startswith("7,INVALID_NUMBER")
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert [(r["line"], r["error"].split(":")[0]) for r in rows] == [("7", "INVALID_NUMBER")]
     deleted = client.delete(f"/v1/imports/{file_id}", headers=u21("key-all"))
     assert deleted.status_code == 200 and deleted.json()["status"] == "DELETED"
     assert svc.storage.head(svc.store.get_file(file_id).object_key) is None

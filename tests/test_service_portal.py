@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -90,8 +92,7 @@ def test_import_request_checks(client: TestClient, tmp_path: Path) -> None:
     assert wrong_type.status_code == 400
     assert wrong_type.json()["ResponseStatus"]["Errors"][0]["FieldName"] == "FileType"
     wrong_path = _import(client, data, FilePath="//elsewhere/x")
-    assert wrong_path.status_code == 400
-    assert wrong_path.json()["ResponseStatus"]["Errors"][0]["FieldName"] == "FilePath"
+    assert wrong_path.status_code == 404 and data["FilePath"] in wrong_path.json()["ResponseStatus"]["Message"]
     assert _import(client, data, FileId="f_" + "0" * 32).status_code == 404
     assert _ok(_import(client, data))["File"]["Status"] == "FINISHED"
     conflict = _import(client, data)
@@ -106,10 +107,11 @@ def test_rejected_rows_csv(client: TestClient, tmp_path: Path) -> None:
     _ok(_import(client, data))
     answer = client.get(f"/appfile/file/{data['FileId']}/rejected", headers=bearer("key-all"))
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
-    lines = answer.text.splitlines()
-    assert lines[0].startswith("line,error,customer_code")
-    assert [line.split(",")[0] for line in lines[1:]] == ["8", "9"]  # 4 header rows + 3 valid rows
-    assert all("INVALID_NUMBER" in line for line in lines[1:])
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert answer.text.startswith("line,error,row_type,customer_code,name,credit,active,since,tags,raw")
+    assert [r["line"] for r in rows] == ["8", "9"]  # 4 header rows + 3 valid rows
+    assert all(r["error"].startswith("INVALID_NUMBER: ") and r["credit"] == "not-a-number" for r in rows)
+    assert rows[0]["raw"].startswith("10|C0000003|")
 
 
 def test_delete_marks_deleted_and_removes_objects(svc: Any, client: TestClient, tmp_path: Path) -> None:
@@ -145,7 +147,7 @@ def test_list_extension(client: TestClient, tmp_path: Path) -> None:
     assert none["Total"] == 0
     bad = client.post("/appfile/file/list", json={"Statuses": ["DONE"], "Limit": 5000}, headers=bearer("key-all"))
     assert bad.status_code == 400
-    assert {e["FieldName"] for e in bad.json()["ResponseStatus"]["Errors"]} == {"Statuses", "Limit"}
+    assert {e["FieldName"] for e in bad.json()["ResponseStatus"]["Errors"]} == {"Statuses.0", "Limit"}
 
 
 def _import_data(rows: list[dict[str, Any]], deletes: list[dict[str, Any]] | None = None,
@@ -174,8 +176,10 @@ def test_import_data_is_applied_by_the_same_engine(svc: Any, client: TestClient)
     assert file["FileName"] == "json-1.cc5txt" and file["EntityType"] == "customer"
     table = svc.store.read_table("ws-eu", "customer").df().set_index("customer_code")
     assert table.loc["J1", "name"] == "Pipe|and\nbreak" and set(table.index) == {"J1", "J3"}
-    rejected = client.get(f"/appfile/file/{file['FileId']}/rejected", headers=bearer("key-all")).text.splitlines()
-    assert rejected[1].startswith("6,") and "INVALID_NUMBER" in rejected[1]  # data[1] is line 6
+    rejected = list(csv.DictReader(io.StringIO(
+        client.get(f"/appfile/file/{file['FileId']}/rejected", headers=bearer("key-all")).text)))
+    assert [(r["line"], r["customer_code"]) for r in rejected] == [("6", "J2")]  # data[1] is line 6
+    assert rejected[0]["error"].startswith("INVALID_NUMBER")
 
     failed = _ok(client.post("/appfile/file/import/data", json=_import_data(rows, total=9), headers=bearer("key-all")))
     assert failed["File"]["Status"] == "FAILED" and failed["File"]["FailureCode"] == "FOOTER_COUNT_MISMATCH"

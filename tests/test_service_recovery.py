@@ -96,7 +96,7 @@ def test_kill_9_during_an_import_then_restart(moto_endpoint: str, tmp_path: Path
     proc, url = start()
     try:
         api = httpx.Client(base_url=url, headers=bearer("kill-key"), timeout=60)
-        data = portal_upload(api, path)
+        data = portal_upload(api, path, key="kill-key")
         api.post("/appdata/import/file/async", json={"FileType": "cc5", "FileId": data["FileId"]})
         get = lambda: api.get(f"/appfile/file/{data['FileId']}").json()["Data"]["File"]["Status"]  # noqa: E731
         assert _wait_status(get, ("PROCESSING", "FINISHED")) == "PROCESSING", "the import ended before the kill"

@@ -13,14 +13,14 @@ then show that data through the very same code path (used by the dashboard
 benchmark and the AppTests with 100,000 synthetic records).
 
     >>> import streamlit as st                       # doctest: +SKIP
-    >>> st.session_state[IMPORTS_SOURCE_KEY] = synthetic_imports(100_000)
+    >>> st.session_state[IMPORTS_SOURCE_KEY] = synthetic_imports(100_000)   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -29,6 +29,7 @@ import streamlit as st
 from toolkit.app_support.aggregations import DashboardData, ImportFilters, dashboard_data
 from toolkit.app_support.records import normalize_imports
 from toolkit.app_support.target import ApiTarget, configured_target
+from toolkit.errors import ConfigError
 
 __all__ = [
     "IMPORTS_SOURCE_KEY",
@@ -40,13 +41,15 @@ __all__ = [
     "refresh_imports",
     "dashboard_for",
     "ensure_demo_data",
+    "demo_count",
 ]
 
 IMPORTS_SOURCE_KEY = "toolkit.imports_source"
 #: How long the import list and the dashboard aggregates are reused.
 CACHE_TTL_SECONDS = 15
-#: Set to 0 to start the embedded service without demo data.
+#: How many demo imports the embedded service gets on first start (0: none).
 DEMO_SETTING = "TOOLKIT_APP_DEMO"
+DEMO_DEFAULT_COUNT = 300
 
 
 def _secrets() -> dict[str, Any]:
@@ -78,9 +81,10 @@ def _embedded_service() -> Any:
 
 @st.cache_resource(show_spinner=False)
 def _client(url: str, api_key: str, api: str) -> Any:
-    from toolkit import ImportClient
+    from toolkit.client import ImportClient, RetryPolicy
 
-    return ImportClient(url, api_key, api=api)
+    # Someone is looking at the page: give up on a dead API after seconds, not a minute.
+    return ImportClient(url, api_key, api=api, retry=RetryPolicy(max_attempts=3, backoff_max=2.0))
 
 
 def get_client() -> Any:
@@ -123,13 +127,30 @@ def _demo_state() -> dict[str, bool]:
     return {"checked": False}
 
 
+def demo_count(environ: Mapping[str, str]) -> int:
+    """The number of demo imports for a first start, from ``TOOLKIT_APP_DEMO``.
+
+        >>> demo_count({}), demo_count({"TOOLKIT_APP_DEMO": "0"}), demo_count({"TOOLKIT_APP_DEMO": "40"})
+        (300, 0, 40)
+    """
+    raw = environ.get(DEMO_SETTING, "").strip()
+    if not raw:
+        return DEMO_DEFAULT_COUNT
+    try:
+        return max(0, int(raw))
+    except ValueError:
+        raise ConfigError(f"{DEMO_SETTING} must be a number of imports (0: no demo), got {raw!r}") from None
+
+
 def ensure_demo_data(target: ApiTarget) -> None:
     """On the embedded service's first start with an empty store, run the demo.
 
     Runs once per process; the other sessions wait for it. Progress shows
-    in the session that runs it.
+    in the session that runs it. ``TOOLKIT_APP_DEMO`` sets how many imports
+    (default 300; 0 turns it off).
     """
-    if not target.embedded or os.environ.get(DEMO_SETTING, "1") == "0":
+    count = demo_count(os.environ)
+    if not target.embedded or count == 0:
         return
     state = _demo_state()
     with _demo_lock:
@@ -142,7 +163,7 @@ def ensure_demo_data(target: ApiTarget) -> None:
             with st.status("First start: filling the embedded service with demo imports…") as box:
                 bar = st.progress(0.0)
                 summary = run_demo(
-                    client,
+                    client, count, progress=False,
                     on_progress=lambda done, total: bar.progress(done / total, f"{done}/{total} imports"),
                 )
                 box.update(label=f"Demo data ready: {summary.describe()}", state="complete", expanded=False)

@@ -26,7 +26,7 @@ def error_message(exc: BaseException, action: str | None = None) -> str:
         >>> error_message(ValueError("boom"), "Loading imports")
         'Loading imports failed: unexpected ValueError: boom'
     """
-    if isinstance(exc, ToolkitError):
+    if isinstance(exc, ToolkitError):  # messages written for users
         text = str(exc)
     else:
         text = f"unexpected {type(exc).__name__}: {exc}"

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.errors import ConfigError
+from toolkit.errors import Cc5Error, ConfigError
 
 __all__ = [
     "PreparedFile",
@@ -35,6 +35,7 @@ __all__ = [
     "table_columns",
     "prepare_cc5",
     "convert_table",
+    "readable_profile",
 ]
 
 CC5_SUFFIXES = (".cc5txt", ".txt", ".cc5")
@@ -53,6 +54,7 @@ class PreparedFile:
     path: Path
     source: str  # "cc5" | "csv" | "parquet"
     report: Any = field(repr=False)
+    cc5: Any = field(default=None, repr=False)
     preview: pd.DataFrame | None = field(default=None, repr=False)
     profile: pd.DataFrame | None = field(default=None, repr=False)
     findings: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
@@ -72,10 +74,12 @@ class PreparedFile:
 
     def close(self) -> None:
         """Release the report's DuckDB tables and delete the working folder."""
-        close = getattr(self.report, "close", None)
-        if close is not None:
-            close()
-        shutil.rmtree(self.path.parent, ignore_errors=True)
+        try:
+            self.report.close()
+            if self.cc5 is not None:
+                self.cc5.close()
+        finally:
+            shutil.rmtree(self.path.parent, ignore_errors=True)
 
 
 def kind_of(file_name: str) -> str:
@@ -153,16 +157,30 @@ def convert_table(
     source = _save(name, data, workdir)
     target = workdir / (Path(name).stem + ".cc5txt")
     options = {"customer": customer} if customer else {}
-    write_cc5(source, target, entity_type=entity_type, workspace_id=workspace, bucket_id=bucket_id,
-              keys=list(keys), **options)
+    try:
+        write_cc5(source, target, entity_type=entity_type, workspace_id=workspace, bucket_id=bucket_id,
+                  keys=list(keys), **options)
+    except ValueError as exc:  # bad metadata or data the writer refuses: the user's to fix
+        raise ConfigError(f"{name}: cannot write it as cc5: {exc}") from None
     return _prepare(target, kind_of(name), max_bytes=max_bytes)
 
 
 def _prepare(path: Path, source: str, *, max_bytes: int | None) -> PreparedFile:
     from toolkit.cc5 import open_cc5, validate
+    from toolkit.service.config import DEFAULT_MAX_FILE_BYTES
 
-    report = validate(path, max_bytes=max_bytes, progress=False)
-    prepared = PreparedFile(name=path.name, path=path, source=source, report=report)
+    limit = DEFAULT_MAX_FILE_BYTES if max_bytes is None else max_bytes
+    problems: list[str] = []
+    cc5 = None
+    if path.stat().st_size <= limit:
+        try:
+            cc5 = open_cc5(path, progress=False)
+        except Cc5Error as exc:  # no readable fields: findings only, no preview
+            problems.append(f"No preview or profile: {exc}")
+    # One pass for both when the file opens: the report shares the file's scan.
+    report = cc5.validate() if cc5 is not None else validate(path, max_bytes=limit, progress=False)
+    prepared = PreparedFile(name=path.name, path=path, source=source, report=report, cc5=cc5,
+                            problems=problems)
     prepared.findings = pd.DataFrame(
         [f.to_dict() for f in report.iter_findings(limit=MAX_FINDINGS_SHOWN)],
         columns=["code", "severity", "level", "line", "field", "value", "message"],
@@ -170,12 +188,22 @@ def _prepare(path: Path, source: str, *, max_bytes: int | None) -> PreparedFile:
     rejected = path.parent / "_rejected.csv"
     prepared.rejected_count = report.write_rejected(rejected)
     prepared.rejected_csv = rejected.read_bytes()
-    if report.header is not None and report.header.fields:
-        # A file whose body cannot be read still has its header and findings to show.
-        try:
-            cc5 = open_cc5(path)
-            prepared.preview = cc5.to_pandas(limit=PREVIEW_ROWS)
-            prepared.profile = cc5.profile()
-        except Exception as exc:  # noqa: BLE001 - shown on the page, validation findings still stand
-            prepared.problems.append(f"Preview not available: {exc}")
+    if cc5 is not None:
+        prepared.preview = cc5.to_pandas(limit=PREVIEW_ROWS)
+        prepared.profile = readable_profile(cc5.profile())
     return prepared
+
+
+def readable_profile(profile: pd.DataFrame) -> pd.DataFrame:
+    """The engine's profile with ``top`` (a list of (value, count)) as one line of text.
+
+        >>> readable_profile(pd.DataFrame({"top": [[("a", 2), ("b", 1)]]}))["top"][0]
+        'a (2), b (1)'
+    """
+    if "top" not in profile.columns:
+        return profile
+    def line(top: Any) -> str:
+        if not isinstance(top, (list, tuple)):
+            return ""
+        return ", ".join(f"{value} ({count})" for value, count in top)
+    return profile.assign(top=profile["top"].map(line).astype("string"))

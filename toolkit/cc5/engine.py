@@ -13,9 +13,11 @@ import uuid
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from toolkit.cc5.header import Field, HeadScan, scan_head
-from toolkit.cc5.source import Progress, fast_source_sql, load_exact
+from toolkit.cc5.fastcheck import FastChecker
+from toolkit.cc5.source import LineStats, Progress, batch_schema, fast_source_sql, line_batches, load_exact
 from toolkit.cc5.values import INVALID_CODE, ident, typed_sql, valid_sql
 
 __all__ = ["Scan", "HEADER_ROW_TYPES", "RESERVED_ROW_TYPES"]
@@ -57,6 +59,10 @@ class Scan:
         ]
         self.rows_table: str | None = None
         self.footer_line: int | None = None
+        self._footer_known = False
+        self.stats = LineStats()
+        self._registered: list[str] = []
+        self._checker: FastChecker | None = None
 
     # ------------------------------------------------------------------ names
     def name(self, suffix: str) -> str:
@@ -67,53 +73,62 @@ class Scan:
 
     # ---------------------------------------------------------------- sources
     def source_sql(self) -> str:
-        """The lines of the file as SQL (the mode must be known)."""
+        """The lines of the file as SQL ``(line, raw, enc_ok)``, re-readable.
+
+        DuckDB's CSV reader when the scan showed it splits this file exactly
+        (no \\r, valid UTF-8, no \\x01, no huge line); else a temp table
+        loaded once by the exact reader.
+        """
+        if self.mode is None:
+            if self.stats.done and self.stats.fast_ok:
+                self.mode = "fast"
+            else:
+                self.use_exact()
         if self.mode == "exact":
             return self.name("lines")
         return fast_source_sql(self.path)
 
-    def use_exact(self, start: float = 0.0, span: float = 50.0) -> None:
-        """Switch to the exact reader: load the lines into a temp table."""
+    def use_exact(self, start: float = 0.0, span: float = 100.0) -> None:
+        """Load the lines into a temp table with the exact reader."""
         if self.mode == "exact":
             return
         table = self.name("lines")
         self.con.execute(f"DROP TABLE IF EXISTS {table}")
         cb = self.progress.bytes_callback(self.head.size, start, span)
-        load_exact(self.con, self.path, table, on_bytes=cb)
+        stats = LineStats()
+        load_exact(self.con, self.path, table, on_bytes=cb, stats=stats)
+        self.stats = stats
         self.mode = "exact"
 
-    def _run_with_fallback(self, make_sql, *, start: float = 0.0, span: float = 100.0) -> None:
-        """Run the statement built by ``make_sql(source)`` on the fast source, else on the exact one."""
-        if self.mode is None and self.head.crlf:
-            self.use_exact(start, span / 2)
-            start, span = start + span / 2, span / 2
-        if self.mode != "exact":
-            try:
-                with self.progress.query(self.con, start, span):
-                    self.con.execute(make_sql(fast_source_sql(self.path)))
-                self.mode = "fast"
-                return
-            except (duckdb.InvalidInputException, duckdb.ConversionException):
-                # the fast reader cannot split this file exactly (\r, invalid UTF-8, \x01, huge line)
-                self.use_exact(start, span / 2)
-                start, span = start + span / 2, span / 2
-        with self.progress.query(self.con, start, span):
-            self.con.execute(make_sql(self.name("lines")))
+    def _stream(self, start: float, span: float) -> str:
+        """Register a one-shot Arrow stream of the lines; returns its view name."""
+        view = self.name("stream")
+        self.stats = LineStats()
+        cb = self.progress.bytes_callback(self.head.size, start, span)
+        checker = self.checker()
+        reader = pa.RecordBatchReader.from_batches(
+            batch_schema(checker), line_batches(self.path, self.stats, on_bytes=cb, checker=checker))
+        self.con.register(view, reader)
+        self._registered.append(view)
+        return view
 
-    def probe(self) -> None:
-        """Find a reader that works and the footer line, without validating."""
-        table = self.name("probe")
+    def _unregister(self, view: str) -> None:
+        try:
+            self.con.unregister(view)
+        except Exception:  # noqa: BLE001
+            pass
+        if view in self._registered:
+            self._registered.remove(view)
 
-        def make(src: str) -> str:
-            return (
-                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT max(line) AS last_line, "
-                f"min(line) FILTER (WHERE raw = '99' OR starts_with(raw, '99|')) AS footer "
-                f"FROM {src} WHERE line NOT IN {self._header_lines_sql()}"
-            )
-
-        self._run_with_fallback(make)
-        _last, footer = self.con.execute(f"SELECT last_line, footer FROM {table}").fetchone()
-        self.footer_line = footer
+    def find_footer(self) -> int | None:
+        """The line of the first 99 row (after the header), from the lines source."""
+        if self.rows_table is None and not self._footer_known:
+            self.footer_line = self.con.execute(
+                f"SELECT min(line) FROM {self.source_sql()} WHERE (raw = '99' OR starts_with(raw, '99|')) "
+                f"AND line NOT IN {self._header_lines_sql()}"
+            ).fetchall()[0][0]
+            self._footer_known = True
+        return self.footer_line
 
     def _header_lines_sql(self) -> str:
         return _sql_list(self.head.header_lines or [0])
@@ -162,11 +177,32 @@ class Scan:
         any_flag = " OR ".join(flags) if flags else "false"
         entry_list = "[" + ", ".join(entries) + "]" if entries else "[]"
 
+        # rows the numpy pre-check passed: only their JSON values are left to check
+        checker = self.checker()
+        json_bad = []
+        json_entries = []
+        for i in checker.json_fields:
+            f = self.fields[i]
+            json_bad.append(f"(j{i} <> '' AND NOT json_valid(j{i}))")
+            json_entries.append(
+                f"CASE WHEN j{i} <> '' AND NOT json_valid(j{i}) THEN {{'code': '{INVALID_CODE[f.type]}', "
+                f"'field': {_q(f.code)}, 'value': left(j{i}, 200)}} END"
+            )
+        if json_entries:
+            fast_errs = (f"CASE WHEN {' OR '.join(json_bad)} "
+                         f"THEN list_filter([{', '.join(json_entries)}], lambda x: x IS NOT NULL) END")
+        else:
+            fast_errs = "NULL"
+
         key_cols = []
         for j, (_k, fi) in enumerate(self.keys):
             if fi is None:
                 continue
-            key_cols.append(f"CASE WHEN fc THEN {typed_sql(self.fields[fi].type, f'v{fi}')} END AS k{j}")
+            ftype = self.fields[fi].type
+            key_cols.append(
+                f"CASE WHEN fast THEN {typed_sql(ftype, f'kr{j}', checked=True)} "
+                f"WHEN fc THEN {typed_sql(ftype, f'v{fi}')} END AS k{j}"
+            )
 
         fc_row = ("{'code': 'FIELD_COUNT', 'field': NULL::VARCHAR, 'value': CAST(nv AS VARCHAR)}")
         unknown = "{'code': 'UNKNOWN_ROW_TYPE', 'field': NULL::VARCHAR, 'value': left(rt, 200)}"
@@ -182,40 +218,61 @@ class Scan:
         key_names = "".join(f", k{j}" for j, (_k, fi) in enumerate(self.keys) if fi is not None)
         return f"""
 CREATE TEMP TABLE {table} AS
-WITH a AS (
-    SELECT line, raw, enc_ok, p, p[1] AS rt, len(p) - 1 AS nv
-    FROM (SELECT line, raw, enc_ok, string_split(raw, '|') AS p FROM {source}
-          WHERE line NOT IN {self._header_lines_sql()})
+WITH s AS (
+    SELECT *, CASE WHEN fast THEN NULL ELSE string_split(raw, '|') END AS p
+    FROM {source} WHERE line NOT IN {self._header_lines_sql()}
+), a AS (
+    SELECT *, CASE WHEN fast THEN '10' ELSE p[1] END AS rt, len(p) - 1 AS nv FROM s
 ), b AS (
-    SELECT line, raw, enc_ok, p, rt, nv,
-           CASE rt WHEN '10' THEN {fc10} WHEN '90' THEN {fc90} END AS fc{sel_values}
+    SELECT *, CASE rt WHEN '10' THEN {fc10} WHEN '90' THEN {fc90} END AS fc{sel_values}
     FROM a
 ), c AS (
     SELECT *{sel_flags} FROM b
 ), d AS (
     SELECT line, rt, raw, enc_ok,
-           CASE WHEN rt IN ('10', '90') THEN {data_errs}
+           CASE WHEN fast THEN {fast_errs}
+                WHEN rt IN ('10', '90') THEN {data_errs}
                 WHEN rt IN {_NON_DATA} THEN NULL
                 ELSE [{unknown}] END AS errs{sel_keys}
     FROM c
 )
-SELECT line, rt, errs, (NOT enc_ok OR contains(raw, chr(0))) AS bad_enc,
+SELECT line, rt, errs, NOT enc_ok AS bad_enc,
        CASE WHEN errs IS NOT NULL OR rt NOT IN ('10', '90') THEN raw END AS raw{key_names}
 FROM d
 """
 
+    def checker(self) -> FastChecker:
+        """The numpy pre-check for this header (keys only when every key is a field)."""
+        if self._checker is None:
+            keys = [fi for _k, fi in self.keys]
+            self._checker = FastChecker(self.fields, keys if keys and None not in keys else [])
+        return self._checker
+
+    def _plain_source(self, table: str) -> str:
+        """A lines table seen with the fast-check columns (no row passed the pre-check)."""
+        checker = self.checker()
+        extra = ["false AS fast"] + [f"NULL::VARCHAR AS j{i}" for i in checker.json_fields]
+        extra += [f"NULL::VARCHAR AS kr{j}" for j in range(len(checker.keys))]
+        return f"(SELECT *, {', '.join(extra)} FROM {table})"
+
     def build_rows(self, start: float = 0.0, span: float = 90.0) -> str:
-        """Create the per-line table (once) and find the footer; returns the table name."""
+        """Create the per-line table (once, one pass over the file) and find the footer."""
         if self.rows_table is not None:
             return self.rows_table
         table = self.name("rows")
-
-        def make(src: str) -> str:
-            return f"DROP TABLE IF EXISTS {table}; " + self.rows_sql(src, table)
-
-        self._run_with_fallback(make, start=start, span=span)
+        if self.mode == "exact":
+            source = self._plain_source(self.name("lines"))
+            with self.progress.query(self.con, start, span):
+                self.con.execute(self.rows_sql(source, table))
+        else:
+            view = self._stream(start, span)
+            try:
+                self.con.execute(self.rows_sql(view, table))
+            finally:
+                self._unregister(view)
         self.rows_table = table
-        self.footer_line = self.con.execute(f"SELECT min(line) FROM {table} WHERE rt = '99'").fetchone()[0]
+        self.footer_line = self.con.execute(f"SELECT min(line) FROM {table} WHERE rt = '99'").fetchall()[0][0]
+        self._footer_known = True
         return table
 
     def body_sql(self, column: str = "line") -> str:
@@ -223,10 +280,14 @@ FROM d
         return f"{column} < {self.footer_line}" if self.footer_line is not None else "true"
 
     # ------------------------------------------------------------- typed data
-    def data_sql(self, *, row_type: str = "10", with_line: bool = True, body_only: bool = True) -> str:
-        """SELECT of the typed 10 rows (or the typed keys of the 90 rows), in file order."""
-        if self.mode is None:
-            self.probe()
+    def data_sql(self, *, row_type: str = "10", with_line: bool = True) -> str:
+        """SELECT of the typed 10 rows (or the typed keys of the 90 rows) before the footer, in file order."""
+        footer = self.find_footer()
+        source = self.source_sql()
+        sql = self.data_sql_from(source, row_type=row_type, with_line=with_line, footer=footer)
+        return sql + " ORDER BY line" if self.mode == "exact" else sql
+
+    def data_sql_from(self, source: str, *, row_type: str, with_line: bool, footer: int | None) -> str:
         cols = []
         if row_type == "10":
             for i, f in enumerate(self.fields):
@@ -238,15 +299,17 @@ FROM d
         if with_line:
             cols.insert(0, "line AS _line")
         where = f"p[1] = '{row_type}'"
-        if body_only and self.footer_line is not None:
-            where += f" AND line < {self.footer_line}"
+        if footer is not None:
+            where += f" AND line < {footer}"
         return (
             f"SELECT {', '.join(cols) or 'line AS _line'} FROM (SELECT line, string_split(raw, '|') AS p "
-            f"FROM {self.source_sql()} WHERE line NOT IN {self._header_lines_sql()}) WHERE {where}"
+            f"FROM {source} WHERE line NOT IN {self._header_lines_sql()}) WHERE {where}"
         )
 
     # ---------------------------------------------------------------- cleanup
     def close(self) -> None:
+        for view in list(self._registered):
+            self._unregister(view)
         for name in reversed(self._objects):
             for kind in ("TABLE", "VIEW"):
                 try:

@@ -84,7 +84,7 @@ class ValidationReport:
         return self._con.execute(
             f"SELECT count(*) FROM {self._scan.rows_table} WHERE errs IS NULL AND rt IN ('10', '90') "
             f"AND {self._scan.body_sql()}"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
 
     def summary(self) -> str:
         """One line: counts and verdict."""
@@ -209,7 +209,7 @@ COPY (
     ORDER BY r.line
 ) TO '{out.replace("'", "''")}' (FORMAT csv, HEADER true)
 """
-        res = self._con.execute(sql).fetchone()
+        res = self._con.execute(sql).fetchall()[0]
         return int(res[0]) if res else 0
 
     # --------------------------------------------------------------- cleanup

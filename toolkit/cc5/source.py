@@ -33,6 +33,9 @@ import pyarrow as pa
 
 from toolkit.cc5.values import lit
 
+if False:  # pragma: no cover - typing only
+    from toolkit.cc5.fastcheck import FastChecker
+
 __all__ = ["connect", "fast_source_sql", "load_exact", "line_batches", "LineStats", "LINE_SCHEMA", "Progress", "MAX_LINE_SIZE"]
 
 #: The longest line the fast reader accepts; longer lines go through the exact reader.
@@ -90,7 +93,8 @@ class LineStats:
 
 
 def line_batches(path: str | os.PathLike[str], stats: LineStats | None = None,
-                 on_bytes: Callable[[int], None] | None = None, chunk: int = _CHUNK) -> Iterator[pa.RecordBatch]:
+                 on_bytes: Callable[[int], None] | None = None, chunk: int = _CHUNK,
+                 checker: "FastChecker | None" = None) -> Iterator[pa.RecordBatch]:
     """The physical lines of the file as Arrow batches ``(line, raw, enc_ok)``.
 
     Vectorised: each chunk of bytes is split on ``\n`` with numpy and turned
@@ -148,12 +152,14 @@ def line_batches(path: str | os.PathLike[str], stats: LineStats | None = None,
                 stats.max_line = max(stats.max_line, longest)
             text = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(values))
             ok = None
+            clean = True
             try:
                 if not values.isascii():
                     text.validate(full=True)
                 if b"\x00" in values:
                     raise ValueError("NUL")
             except (pa.ArrowInvalid, ValueError):
+                clean = False
                 decoded = []
                 flags = np.ones(n, dtype=bool)
                 for i in range(n):
@@ -173,8 +179,20 @@ def line_batches(path: str | os.PathLike[str], stats: LineStats | None = None,
             lines = pa.array(np.arange(number, number + n, dtype=np.int64))
             number += n
             stats.lines = number - 1
-            yield pa.RecordBatch.from_arrays([lines, text, ok], names=["line", "raw", "enc_ok"])
-            del buf, values, text
+            arrays = [lines, text, ok]
+            names = ["line", "raw", "enc_ok"]
+            if checker is not None:
+                if not clean:
+                    arrays += checker.empty_columns(n)
+                else:
+                    starts = np.empty(n, dtype=np.int64)
+                    if n:
+                        starts[0] = 0
+                        starts[1:] = nl[:-1] + 1
+                    arrays += checker.check(buf, starts, nl.astype(np.int64))
+                names += [name for name, _t in checker.extra_schema()]
+            yield pa.RecordBatch.from_arrays(arrays, names=names)
+            del buf, values, text, arrays
             if final:
                 break
     stats.done = True
@@ -183,15 +201,23 @@ def line_batches(path: str | os.PathLike[str], stats: LineStats | None = None,
 LINE_SCHEMA = pa.schema([("line", pa.int64()), ("raw", pa.large_string()), ("enc_ok", pa.bool_())])
 
 
+def batch_schema(checker: "FastChecker | None" = None) -> pa.Schema:
+    """The schema of :func:`line_batches` batches (with or without the fast-check columns)."""
+    if checker is None:
+        return LINE_SCHEMA
+    return pa.schema(list(zip(LINE_SCHEMA.names, LINE_SCHEMA.types)) + checker.extra_schema())
+
+
 def load_exact(
     con: duckdb.DuckDBPyConnection,
     path: str | os.PathLike[str],
     table: str,
     *,
     on_bytes: Callable[[int], None] | None = None,
+    stats: "LineStats | None" = None,
 ) -> None:
     """Load the physical lines of ``path`` into the temp table ``table`` (exact reader)."""
-    reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, line_batches(path, on_bytes=on_bytes))
+    reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, line_batches(path, stats, on_bytes=on_bytes))
     view = f"{table}_arrow"
     con.register(view, reader)
     try:

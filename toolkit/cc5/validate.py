@@ -92,7 +92,7 @@ def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection) -> 
     data_rows, delete_rows, rejected, last_line = con.execute(
         f"SELECT count(*) FILTER (WHERE rt = '10' AND {body}), count(*) FILTER (WHERE rt = '90' AND {body}), "
         f"count(*) FILTER (WHERE errs IS NOT NULL AND {body}), max(line) FROM {rows}"
-    ).fetchone()
+    ).fetchall()[0]
     last_line = max([x for x in (last_line, *head.header_lines) if x is not None] or [0])
 
     # footer
@@ -102,7 +102,7 @@ def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection) -> 
             f"there is no 99 footer row (the last line, {last_line}, should be one)" if last_line
             else "there is no 99 footer row", file=label))
     else:
-        raw = con.execute(f"SELECT raw FROM {rows} WHERE line = ?", [footer]).fetchone()[0] or ""
+        raw = con.execute(f"SELECT raw FROM {rows} WHERE line = ?", [footer]).fetchall()[0][0] or ""
         values = raw.split("|")[1:]
         count_text = values[0] if values else ""
         expected = data_rows + delete_rows
@@ -119,7 +119,7 @@ def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection) -> 
         after_line, after_n = con.execute(
             f"SELECT min(line), count(*) FROM {rows} WHERE line > ? AND (rt IN ('10', '90') OR trim(raw) <> '')",
             [footer],
-        ).fetchone()
+        ).fetchall()[0]
         if after_n:
             findings.append(make_finding(
                 "CONTENT_AFTER_FOOTER", after_line,

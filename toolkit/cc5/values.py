@@ -93,9 +93,13 @@ def valid_sql(ftype: str, v: str) -> str | None:
     if ftype == "array":
         return f"NOT (starts_with({v}, ',') OR ends_with({v}, ',') OR contains({v}, ',,'))"
     if ftype in ("object", "list"):
-        want = "OBJECT" if ftype == "object" else "ARRAY"
-        d = decode_sql(v)
-        return f"(CASE WHEN json_valid({d}) THEN json_type({d}) = '{want}' ELSE false END)"
+        want, opener = ("OBJECT", "{") if ftype == "object" else ("ARRAY", "[")
+        d = f"(CASE WHEN contains({v}, '#') THEN {decode_sql(v)} ELSE {v} END)"
+        # the common case costs one JSON parse: a value starting with the opener is valid iff json_valid
+        return (
+            f"(CASE WHEN starts_with({v}, '{opener}') THEN json_valid({d}) "
+            f"WHEN json_valid({d}) THEN json_type({d}) = '{want}' ELSE false END)"
+        )
     return None
 
 

@@ -28,12 +28,19 @@ _NO_URL = (
     "in another terminal and use the URL and key it prints."
 )
 
-UrlOption = Annotated[Optional[str], typer.Option("--url", envvar="TOOLKIT_API_URL", show_envvar=True,
-                                                  help="Base URL of the import API.")]
-KeyOption = Annotated[Optional[str], typer.Option("--key", envvar="TOOLKIT_API_KEY", show_envvar=True,
-                                                  help="API key.", show_default=False)]
-ApiOption = Annotated[Optional[str], typer.Option("--api", envvar="TOOLKIT_API", show_envvar=True,
-                                                  help="Which API: portal or imports (default portal).")]
+UrlOption = Annotated[
+    Optional[str], typer.Option("--url", envvar="TOOLKIT_API_URL", show_envvar=True, help="Base URL of the import API.")
+]
+KeyOption = Annotated[
+    Optional[str],
+    typer.Option("--key", envvar="TOOLKIT_API_KEY", show_envvar=True, help="API key.", show_default=False),
+]
+ApiOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--api", envvar="TOOLKIT_API", show_envvar=True, help="Which API: portal or imports (default portal)."
+    ),
+]
 FileIdArgument = Annotated[str, typer.Argument(help="The file id (f_...).", show_default=False)]
 
 
@@ -71,18 +78,38 @@ def _print_record(record: Any) -> None:
 
 
 def import_command(
-    file: Annotated[Path, typer.Argument(help="A cc5 file, or a CSV/Parquet file with --entity, --keys, --bucket.",
-                                         show_default=False)],
-    workspace: Annotated[str, typer.Option("--workspace", "-w", help="Workspace to import into (the file's 01 row must name it).",
-                                           show_default=False)],
-    entity: Annotated[Optional[str], typer.Option("--entity", help="Entity type (CSV/Parquet input; cc5: from the 01 row).")] = None,
-    keys: Annotated[Optional[str], typer.Option("--keys", help="Comma-separated primary key fields (CSV/Parquet input).")] = None,
-    bucket: Annotated[Optional[str], typer.Option("--bucket", help="Bucket id (CSV/Parquet input; cc5: from the 01 row).")] = None,
-    customer: Annotated[Optional[str], typer.Option("--customer", help="Customer code for the 00 row (CSV/Parquet input).")] = None,
-    datasource: Annotated[Optional[str], typer.Option("--datasource", help="Datasource code (CSV/Parquet input).")] = None,
+    file: Annotated[
+        Path,
+        typer.Argument(help="A cc5 file, or a CSV/Parquet file with --entity, --keys, --bucket.", show_default=False),
+    ],
+    workspace: Annotated[
+        str,
+        typer.Option(
+            "--workspace", "-w", help="Workspace to import into (the file's 01 row must name it).", show_default=False
+        ),
+    ],
+    entity: Annotated[
+        Optional[str], typer.Option("--entity", help="Entity type (CSV/Parquet input; cc5: from the 01 row).")
+    ] = None,
+    keys: Annotated[
+        Optional[str], typer.Option("--keys", help="Comma-separated primary key fields (CSV/Parquet input).")
+    ] = None,
+    bucket: Annotated[
+        Optional[str], typer.Option("--bucket", help="Bucket id (CSV/Parquet input; cc5: from the 01 row).")
+    ] = None,
+    customer: Annotated[
+        Optional[str], typer.Option("--customer", help="Customer code for the 00 row (CSV/Parquet input).")
+    ] = None,
+    datasource: Annotated[
+        Optional[str], typer.Option("--datasource", help="Datasource code (CSV/Parquet input).")
+    ] = None,
     action: Annotated[Optional[str], typer.Option("--action", help="Action code (CSV/Parquet input).")] = None,
-    async_: Annotated[bool, typer.Option("--async", help="Return once the import is triggered; check it with `toolkit status`.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Upload even if local validation finds file-level errors.")] = False,
+    async_: Annotated[
+        bool, typer.Option("--async", help="Return once the import is triggered; check it with `toolkit status`.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Upload even if local validation finds file-level errors.")
+    ] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the import to end.")] = 600.0,
     output_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars on stderr.")] = True,
@@ -98,19 +125,34 @@ def import_command(
     """
     with _client(url, key, api) as client:
         result = client.import_file(
-            file, workspace, entity_type=entity, bucket_id=bucket,
+            file,
+            workspace,
+            entity_type=entity,
+            bucket_id=bucket,
             keys=[k.strip() for k in keys.split(",") if k.strip()] if keys else None,
-            customer=customer, datasource=datasource, action=action,
-            force=force, wait=not async_, timeout=timeout, progress=progress,
+            customer=customer,
+            datasource=datasource,
+            action=action,
+            force=force,
+            wait=not async_,
+            timeout=timeout,
+            progress=progress,
         )
     if output_json:
         _print_json(result.to_dict())
         return
     typer.echo(result.summary())
-    timings = [("validate", result.validate_seconds), ("convert", result.convert_seconds),
-               ("upload", result.upload_seconds), ("wait", result.wait_seconds)]
-    typer.echo("time: " + ", ".join(f"{name} {secs:.2f} s" for name, secs in timings if secs is not None)
-               + (f"; processing {result.processing_seconds:.2f} s" if result.processing_seconds is not None else ""))
+    timings = [
+        ("validate", result.validate_seconds),
+        ("convert", result.convert_seconds),
+        ("upload", result.upload_seconds),
+        ("wait", result.wait_seconds),
+    ]
+    typer.echo(
+        "time: "
+        + ", ".join(f"{name} {secs:.2f} s" for name, secs in timings if secs is not None)
+        + (f"; processing {result.processing_seconds:.2f} s" if result.processing_seconds is not None else "")
+    )
     if async_ and not result.record.is_terminal:
         typer.echo(f"Check it with: toolkit status {result.file_id}")
     if result.failure_count:
@@ -135,15 +177,32 @@ def status_command(
         raise typer.Exit(EXIT_FAILED)
 
 
-_TABLE_COLUMNS = ["file_id", "status", "stream_name", "entity_type", "file_name", "successful_count",
-                  "failure_count", "failure_code", "date_created"]
+_TABLE_COLUMNS = [
+    "file_id",
+    "status",
+    "stream_name",
+    "entity_type",
+    "file_name",
+    "successful_count",
+    "failure_count",
+    "failure_code",
+    "date_created",
+]
 
 
 def list_command(
-    status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Only these statuses (repeatable).")] = None,
-    workspace: Annotated[Optional[list[str]], typer.Option("--workspace", "-w", help="Only these workspaces (repeatable).")] = None,
-    since: Annotated[Optional[str], typer.Option("--since", help="Created within (7d, 12h, 30m) or after an ISO date.")] = None,
-    until: Annotated[Optional[str], typer.Option("--until", help="Created before (a duration ago or an ISO date).")] = None,
+    status: Annotated[
+        Optional[list[str]], typer.Option("--status", "-s", help="Only these statuses (repeatable).")
+    ] = None,
+    workspace: Annotated[
+        Optional[list[str]], typer.Option("--workspace", "-w", help="Only these workspaces (repeatable).")
+    ] = None,
+    since: Annotated[
+        Optional[str], typer.Option("--since", help="Created within (7d, 12h, 30m) or after an ISO date.")
+    ] = None,
+    until: Annotated[
+        Optional[str], typer.Option("--until", help="Created before (a duration ago or an ISO date).")
+    ] = None,
     output_format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
     url: UrlOption = None,
     key: KeyOption = None,
@@ -157,8 +216,10 @@ def list_command(
     if output_format == "csv":
         frame.to_csv(sys.stdout, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
     elif output_format == "json":
-        records = [{k: (None if v is None or v != v else v) for k, v in row.items()}
-                   for row in frame.astype(object).to_dict(orient="records")]
+        records = [
+            {k: (None if v is None or v != v else v) for k, v in row.items()}
+            for row in frame.astype(object).to_dict(orient="records")
+        ]
         _print_json(records)
     elif frame.empty:
         typer.echo("No files.")
@@ -170,7 +231,9 @@ def list_command(
 
 def rejected_command(
     file_id: FileIdArgument,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="CSV file to write (default: stdout).")] = None,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="CSV file to write (default: stdout).")
+    ] = None,
     url: UrlOption = None,
     key: KeyOption = None,
     api: ApiOption = None,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Sequence
 
 import httpx
 from tqdm.auto import tqdm
@@ -117,9 +117,9 @@ class ImportClient:
     def from_env(cls, **kwargs: Any) -> "ImportClient":
         """A client configured only from the environment (``kwargs`` as for the constructor).
 
-            >>> # with TOOLKIT_API_URL, TOOLKIT_API_KEY (and TOOLKIT_API=imports) set:
-            >>> ImportClient.from_env().api                            # doctest: +SKIP
-            'imports'
+        >>> # with TOOLKIT_API_URL, TOOLKIT_API_KEY (and TOOLKIT_API=imports) set:
+        >>> ImportClient.from_env().api                            # doctest: +SKIP
+        'imports'
         """
         return cls(None, None, None, **kwargs)
 
@@ -174,16 +174,23 @@ class ImportClient:
         )
 
     def upload(
-        self, path: str | os.PathLike[str], target: UploadTarget, progress: bool = True
+        self,
+        path: str | os.PathLike[str],
+        target: UploadTarget,
+        progress: bool = True,
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> UploadReceipt:
         """Stream ``path`` to ``target`` (retried, file reopened per try), with a progress bar.
+
+        ``on_progress(sent, total)``, when given, follows the bytes sent (the app's bar).
 
         Raises :class:`~toolkit.errors.UploadError` whose ``step`` says what failed.
 
             >>> client.upload("customers.cc5txt", target).bytes       # doctest: +SKIP
             1234
         """
-        return upload_file(self.sender, path, target, progress=progress)
+        return upload_file(self.sender, path, target, progress=progress, on_progress=on_progress)
 
     def start_import(
         self,
@@ -208,8 +215,12 @@ class ImportClient:
         if isinstance(file, UploadTarget):
             action_id = action_id or file.action_id
         record = self.backend.trigger(
-            file_id, wait=wait, timeout=timeout, file_path=file_path,
-            action_id=action_id, description=description,
+            file_id,
+            wait=wait,
+            timeout=timeout,
+            file_path=file_path,
+            action_id=action_id,
+            description=description,
         )
         if wait and not record.is_terminal:
             record = self.wait(file_id, timeout=timeout)
@@ -218,8 +229,8 @@ class ImportClient:
     def status(self, file_id: str) -> ImportRecord:
         """The file's current record.
 
-            >>> client.status("f_0a1b").status                        # doctest: +SKIP
-            'FINISHED'
+        >>> client.status("f_0a1b").status                        # doctest: +SKIP
+        'FINISHED'
         """
         return self.backend.get(file_id)
 
@@ -243,8 +254,13 @@ class ImportClient:
         clock, sleep = self.retry.clock, self.retry.sleep
         deadline = clock() + timeout
         interval = first_interval
-        bar = tqdm(total=None, desc=f"Waiting for {file_id}", disable=not progress, leave=False,
-                   bar_format="{desc}: {postfix} [{elapsed}]")
+        bar = tqdm(
+            total=None,
+            desc=f"Waiting for {file_id}",
+            disable=not progress,
+            leave=False,
+            bar_format="{desc}: {postfix} [{elapsed}]",
+        )
         try:
             while True:
                 record = self.backend.get(file_id)
@@ -281,8 +297,10 @@ class ImportClient:
         except ValueError as exc:
             raise ConfigError(f"Bad time filter: {exc}") from None
         filters = dict(
-            statuses=_as_list(statuses, upper=True), workspaces=_as_list(workspaces),
-            created_after=after, created_before=before,
+            statuses=_as_list(statuses, upper=True),
+            workspaces=_as_list(workspaces),
+            created_after=after,
+            created_before=before,
         )
         seen: dict[str, ImportRecord] = {}
         offset = 0
@@ -314,17 +332,22 @@ class ImportClient:
         """
         return records_to_frame(
             self.list_records(
-                statuses=statuses, workspaces=workspaces, created_after=created_after,
-                created_before=created_before, page_size=page_size,
+                statuses=statuses,
+                workspaces=workspaces,
+                created_after=created_after,
+                created_before=created_before,
+                page_size=page_size,
             )
         )
 
     def rejected_rows(self, file_id: str) -> "pd.DataFrame":
         """The file's rejected rows (``line``, ``error``, then the row's values as text).
 
-            >>> client.rejected_rows("f_0a1b")[["line", "error"]]     # doctest: +SKIP
+        >>> client.rejected_rows("f_0a1b")[["line", "error"]]     # doctest: +SKIP
         """
-        with self.backend.stream(self.backend.rejected_path(file_id), what=f"Getting rejected rows of {file_id}") as response:
+        with self.backend.stream(
+            self.backend.rejected_path(file_id), what=f"Getting rejected rows of {file_id}"
+        ) as response:
             text = response.read().decode("utf-8")
         return rejected_csv_to_frame(text)
 
@@ -364,8 +387,8 @@ class ImportClient:
     def delete(self, file_id: str) -> ImportRecord:
         """Delete the file (its object and imported file; applied rows stay); returns the DELETED record.
 
-            >>> client.delete("f_0a1b").status                        # doctest: +SKIP
-            'DELETED'
+        >>> client.delete("f_0a1b").status                        # doctest: +SKIP
+        'DELETED'
         """
         return self.backend.delete(file_id)
 
@@ -390,4 +413,3 @@ class ImportClient:
         if isinstance(file, ImportRecord):
             return file.file_id, file.file_path
         return str(file), None
-

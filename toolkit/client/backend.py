@@ -50,9 +50,7 @@ class ApiBackend:
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
 
         def make() -> httpx.Request:
-            return self.sender.http.build_request(
-                method, f"{self.base_url}{path}", json=json, headers=headers, **extra
-            )
+            return self.sender.http.build_request(method, f"{self.base_url}{path}", json=json, headers=headers, **extra)
 
         return make
 

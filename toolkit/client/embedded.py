@@ -31,9 +31,9 @@ _service: Any = None
 def shared_local_service() -> Any:
     """The process-wide embedded service (``toolkit.local_service()``), started once.
 
-        >>> svc = shared_local_service()      # doctest: +SKIP
-        >>> svc.url                           # doctest: +SKIP
-        'http://127.0.0.1:53412'
+    >>> svc = shared_local_service()      # doctest: +SKIP
+    >>> svc.url                           # doctest: +SKIP
+    'http://127.0.0.1:53412'
     """
     global _service
     with _lock:
@@ -59,8 +59,9 @@ def client_for(
     if base_url or os.environ.get(ENV_URL):
         return ImportClient(base_url, api_key, api, http=http, timeout=timeout, retry=retry)
     service = shared_local_service()
-    return ImportClient(service.url, service.api_key, api or os.environ.get(ENV_API) or None,
-                        http=http, timeout=timeout, retry=retry)
+    return ImportClient(
+        service.url, service.api_key, api or os.environ.get(ENV_API) or None, http=http, timeout=timeout, retry=retry
+    )
 
 
 def import_file(

@@ -84,9 +84,9 @@ class RetryPolicy:
 class RetryState:
     """The retry budget of one logical request (shared across its tries).
 
-        >>> state = RetryState(RetryPolicy(max_attempts=2, sleep=lambda s: None))
-        >>> state.next_delay() is not None, state.next_delay() is None
-        (True, True)
+    >>> state = RetryState(RetryPolicy(max_attempts=2, sleep=lambda s: None))
+    >>> state.next_delay() is not None, state.next_delay() is None
+    (True, True)
     """
 
     def __init__(self, policy: RetryPolicy) -> None:
@@ -131,11 +131,11 @@ class AmbiguousRequest(Exception):
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Read a ``Retry-After`` header: delay-seconds or an HTTP date; ``None`` if absent or bad.
 
-        >>> parse_retry_after("3"), parse_retry_after(None), parse_retry_after("soon")
-        (3.0, None, None)
-        >>> parse_retry_after("Sun, 22 Nov 2026 10:00:05 GMT",
-        ...                   now=datetime(2026, 11, 22, 10, 0, 0, tzinfo=timezone.utc))
-        5.0
+    >>> parse_retry_after("3"), parse_retry_after(None), parse_retry_after("soon")
+    (3.0, None, None)
+    >>> parse_retry_after("Sun, 22 Nov 2026 10:00:05 GMT",
+    ...                   now=datetime(2026, 11, 22, 10, 0, 0, tzinfo=timezone.utc))
+    5.0
     """
     if value is None or not value.strip():
         return None
@@ -156,8 +156,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 def describe_exception(exc: BaseException) -> str:
     """A short readable name for a transport failure.
 
-        >>> describe_exception(httpx.ReadTimeout("timed out"))
-        'read timed out'
+    >>> describe_exception(httpx.ReadTimeout("timed out"))
+    'read timed out'
     """
     kinds = [
         (httpx.ConnectTimeout, "connecting timed out"),
@@ -191,7 +191,6 @@ class HttpSender:
         idempotent: bool = True,
         stream: bool = False,
         state: RetryState | None = None,
-        on_retry: Callable[[], None] | None = None,
     ) -> httpx.Response:
         """Send ``build()`` until an answer that is not worth retrying, and return it.
 
@@ -234,6 +233,4 @@ class HttpSender:
                     return response
                 response.close()
                 logger.info("%s: HTTP %d; retry %d in %.1f s", what, response.status_code, state.attempts, delay)
-            if on_retry is not None:
-                on_retry()
             state.wait(delay)

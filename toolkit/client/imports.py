@@ -61,7 +61,9 @@ class ImportsApi(ApiBackend):
             raise ConfigError(f"The imports API takes no upload options (got {', '.join(sorted(unknown))})")
         what = f"Requesting an upload URL for {file_name}"
         data = self.call(
-            "POST", "/v1/imports/pre-signed-url/create", what=what,
+            "POST",
+            "/v1/imports/pre-signed-url/create",
+            what=what,
             json={"stream_name": workspace, "file_name": file_name},
         )
         if not isinstance(data, dict) or not data.get("url") or not data.get("file_id"):

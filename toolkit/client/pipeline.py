@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from toolkit.client.result import ImportResult, describe_failure
-from toolkit.errors import ConfigError, ImportFailed, ToolkitError, UploadError, ValidationFailed
+from toolkit.errors import Cc5Error, ConfigError, ImportFailed, ToolkitError, UploadError, ValidationFailed
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from toolkit.client.api import ImportClient
@@ -30,11 +30,27 @@ def _is_tabular(source: Any) -> bool:
     return True  # a DataFrame or a DuckDB relation
 
 
-def _convert(source: Any, out_dir: Path, *, workspace: str | None, entity_type: str | None,
-             keys: Sequence[str] | str | None, bucket_id: str | None, file_name: str | None,
-             convert_options: dict[str, Any]) -> Path:
-    missing = [name for name, value in (("workspace", workspace), ("entity_type", entity_type),
-                                        ("keys", keys), ("bucket_id", bucket_id)) if not value]
+def _convert(
+    source: Any,
+    out_dir: Path,
+    *,
+    workspace: str | None,
+    entity_type: str | None,
+    keys: Sequence[str] | str | None,
+    bucket_id: str | None,
+    file_name: str | None,
+    convert_options: dict[str, Any],
+) -> Path:
+    missing = [
+        name
+        for name, value in (
+            ("workspace", workspace),
+            ("entity_type", entity_type),
+            ("keys", keys),
+            ("bucket_id", bucket_id),
+        )
+        if not value
+    ]
     if missing:
         what = Path(source).name if isinstance(source, (str, os.PathLike)) else "a table"
         raise ConfigError(f"Importing {what} needs entity metadata to write a cc5 file: pass {', '.join(missing)}")
@@ -47,11 +63,19 @@ def _convert(source: Any, out_dir: Path, *, workspace: str | None, entity_type: 
     else:
         name = "data.cc5txt"
     target = out_dir / name
-    write_cc5(
-        source, target, entity_type=entity_type, workspace_id=workspace, bucket_id=bucket_id,
-        keys=[keys] if isinstance(keys, str) else list(keys or []),
-        **{k: v for k, v in convert_options.items() if v is not None},
-    )
+    try:
+        write_cc5(
+            source,
+            target,
+            entity_type=entity_type,
+            workspace_id=workspace,
+            bucket_id=bucket_id,
+            keys=keys,
+            **{k: v for k, v in convert_options.items() if v is not None},
+        )
+    except ValueError as exc:  # the writer's "bad input" error: missing file, unknown key column...
+        label = str(source) if isinstance(source, (str, os.PathLike)) else "the table"
+        raise Cc5Error(f"cannot write it as cc5: {exc}", file=label) from None
     return target
 
 
@@ -117,10 +141,16 @@ def run_import(
         if _is_tabular(source):
             t0 = time.perf_counter()
             path = _convert(
-                source, Path(tmp), workspace=workspace, entity_type=entity_type, keys=keys,
-                bucket_id=bucket_id, file_name=file_name,
-                convert_options=dict(customer=customer, datasource=datasource, action=action,
-                                     reference_id=reference_id, types=types),
+                source,
+                Path(tmp),
+                workspace=workspace,
+                entity_type=entity_type,
+                keys=keys,
+                bucket_id=bucket_id,
+                file_name=file_name,
+                convert_options=dict(
+                    customer=customer, datasource=datasource, action=action, reference_id=reference_id, types=types
+                ),
             )
             convert_seconds = time.perf_counter() - t0
             file_name = None  # the converted file already has its name

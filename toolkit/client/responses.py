@@ -33,8 +33,8 @@ _BY_CODE: dict[str, type[ApiError]] = {
 def error_class(status_code: int | None, error_code: str | None) -> type[ApiError]:
     """The exception class for an HTTP status and API error code.
 
-        >>> error_class(404, None).__name__, error_class(200, "CONFLICT").__name__, error_class(500, "X").__name__
-        ('NotFoundError', 'ConflictError', 'ApiError')
+    >>> error_class(404, None).__name__, error_class(200, "CONFLICT").__name__, error_class(500, "X").__name__
+    ('NotFoundError', 'ConflictError', 'ApiError')
     """
     return _BY_STATUS.get(status_code or 0) or _BY_CODE.get((error_code or "").upper()) or ApiError
 
@@ -93,9 +93,9 @@ def raise_api_error(
 def portal_data(response: httpx.Response, *, what: str) -> Any:
     """The ``Data`` of a portal envelope, or the matching :class:`ApiError`.
 
-        >>> ok = httpx.Response(200, json={"IsSuccess": True, "ResponseStatus": {}, "Data": {"FileId": "f_1"}})
-        >>> portal_data(ok, what="x")
-        {'FileId': 'f_1'}
+    >>> ok = httpx.Response(200, json={"IsSuccess": True, "ResponseStatus": {}, "Data": {"FileId": "f_1"}})
+    >>> portal_data(ok, what="x")
+    {'FileId': 'f_1'}
     """
     body = _json(response)
     envelope = isinstance(body, dict) and "IsSuccess" in body
@@ -123,8 +123,8 @@ def portal_data(response: httpx.Response, *, what: str) -> Any:
 def imports_json(response: httpx.Response, *, what: str) -> Any:
     """The JSON answer of the imports API, or the matching :class:`ApiError`.
 
-        >>> imports_json(httpx.Response(200, json={"file_id": "f_1"}), what="x")
-        {'file_id': 'f_1'}
+    >>> imports_json(httpx.Response(200, json={"file_id": "f_1"}), what="x")
+    {'file_id': 'f_1'}
     """
     body = _json(response)
     if response.is_success:
@@ -159,11 +159,11 @@ def _xml_fields(text: str) -> dict[str, str]:
 def s3_error_message(response: httpx.Response) -> str:
     """A readable sentence for an S3 error answer (its XML ``Code`` and ``Message``).
 
-        >>> xml = ("<Error><Code>EntityTooLarge</Code><Message>Your proposed upload exceeds "
-        ...        "the maximum allowed size</Message><ProposedSize>400</ProposedSize>"
-        ...        "<MaxSizeAllowed>300</MaxSizeAllowed></Error>")
-        >>> s3_error_message(httpx.Response(400, text=xml))
-        'the file is too large for this upload: 400 bytes, the limit is 300 bytes (S3 EntityTooLarge, HTTP 400)'
+    >>> xml = ("<Error><Code>EntityTooLarge</Code><Message>Your proposed upload exceeds "
+    ...        "the maximum allowed size</Message><ProposedSize>400</ProposedSize>"
+    ...        "<MaxSizeAllowed>300</MaxSizeAllowed></Error>")
+    >>> s3_error_message(httpx.Response(400, text=xml))
+    'the file is too large for this upload: 400 bytes, the limit is 300 bytes (S3 EntityTooLarge, HTTP 400)'
     """
     fields = _xml_fields(response.text) if response.text.strip().startswith("<") else {}
     code, message = fields.get("Code", ""), fields.get("Message", "")

@@ -73,8 +73,8 @@ _FAILURE_HINTS: dict[str, str] = {
 class ImportRecord:
     """One file's import record, the same for both APIs.
 
-        >>> ImportRecord(file_id="f_1", status="FAILED", failure_code="URL_EXPIRED").is_terminal
-        True
+    >>> ImportRecord(file_id="f_1", status="FAILED", failure_code="URL_EXPIRED").is_terminal
+    True
     """
 
     file_id: str
@@ -178,8 +178,8 @@ _IMPORTS_NAMES = {name: name for name in _PORTAL_NAMES}
 def record_from_portal(raw: Mapping[str, Any]) -> ImportRecord:
     """Normalise a portal API ``File`` object (PascalCase, ISO times).
 
-        >>> record_from_portal({"FileId": "f_1", "Status": "ADDED", "StreamName": "ws"}).stream_name
-        'ws'
+    >>> record_from_portal({"FileId": "f_1", "Status": "ADDED", "StreamName": "ws"}).stream_name
+    'ws'
     """
     if isinstance(raw, Mapping) and not raw.get("StreamName") and raw.get("WorkspaceId"):
         raw = {**raw, "StreamName": raw["WorkspaceId"]}
@@ -189,8 +189,8 @@ def record_from_portal(raw: Mapping[str, Any]) -> ImportRecord:
 def record_from_imports(raw: Mapping[str, Any]) -> ImportRecord:
     """Normalise an imports API file record (snake_case, UNIX seconds).
 
-        >>> record_from_imports({"file_id": "f_1", "status": "queued"}).status
-        'QUEUED'
+    >>> record_from_imports({"file_id": "f_1", "status": "queued"}).status
+    'QUEUED'
     """
     return _record(raw, _IMPORTS_NAMES)
 
@@ -198,8 +198,8 @@ def record_from_imports(raw: Mapping[str, Any]) -> ImportRecord:
 def records_to_frame(records: Iterable[ImportRecord]) -> "pd.DataFrame":
     """A DataFrame with the :data:`RECORD_COLUMNS` columns and dtypes (also when empty).
 
-        >>> list(records_to_frame([]).columns)[:3]
-        ['file_id', 'file_name', 'file_type']
+    >>> list(records_to_frame([]).columns)[:3]
+    ['file_id', 'file_name', 'file_type']
     """
     import pandas as pd
 
@@ -236,8 +236,8 @@ def rejected_csv_to_frame(text: str) -> "pd.DataFrame":
 def describe_failure(record: ImportRecord) -> str:
     """A one-line explanation of a FAILED or DELETED record.
 
-        >>> describe_failure(ImportRecord(file_id="f_1", status="FAILED", failure_code="FILE_TOO_LARGE"))
-        "Import of file f_1 FAILED with FILE_TOO_LARGE: the uploaded file is over the service's size limit"
+    >>> describe_failure(ImportRecord(file_id="f_1", status="FAILED", failure_code="FILE_TOO_LARGE"))
+    "Import of file f_1 FAILED with FILE_TOO_LARGE: the uploaded file is over the service's size limit"
     """
     name = f"{record.file_name} (file {record.file_id})" if record.file_name else f"file {record.file_id}"
     if record.status == "DELETED":
@@ -300,17 +300,14 @@ class ImportResult:
     def summary(self) -> str:
         """One line for a terminal or a notebook.
 
-            >>> ImportResult(record=ImportRecord(file_id="f_1", status="FINISHED",
-            ...     successful_count=3, failure_count=1), api="portal").summary()
-            'f_1 FINISHED: 3 rows applied, 1 rejected'
+        >>> ImportResult(record=ImportRecord(file_id="f_1", status="FINISHED",
+        ...     successful_count=3, failure_count=1), api="portal").summary()
+        'f_1 FINISHED: 3 rows applied, 1 rejected'
         """
         if self.record.status in ("FAILED", "DELETED"):
             return describe_failure(self.record)
         if self.record.status == "FINISHED":
-            return (
-                f"{self.file_id} FINISHED: {self.successful_count} rows applied, "
-                f"{self.failure_count} rejected"
-            )
+            return f"{self.file_id} FINISHED: {self.successful_count} rows applied, {self.failure_count} rejected"
         return f"{self.file_id} {self.status}"
 
     def to_dict(self) -> dict[str, Any]:

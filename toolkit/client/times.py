@@ -51,10 +51,10 @@ def parse_api_time(value: object) -> datetime | None:
 def parse_since(text: str, *, now: datetime | None = None) -> datetime:
     """Turn ``"7d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"90s"`` or an ISO date into a UTC time.
 
-        >>> parse_since("1d", now=datetime(2026, 11, 22, tzinfo=timezone.utc)).isoformat()
-        '2026-11-21T00:00:00+00:00'
-        >>> parse_since("2026-11-01").isoformat()
-        '2026-11-01T00:00:00+00:00'
+    >>> parse_since("1d", now=datetime(2026, 11, 22, tzinfo=timezone.utc)).isoformat()
+    '2026-11-21T00:00:00+00:00'
+    >>> parse_since("2026-11-01").isoformat()
+    '2026-11-01T00:00:00+00:00'
     """
     match = _SINCE.match(text)
     if match:
@@ -67,8 +67,7 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
         parsed = None
     if parsed is None:
         raise ValueError(
-            f"cannot read {text!r} as a time: use a duration such as 7d, 12h, 30m "
-            "or an ISO date such as 2026-11-01"
+            f"cannot read {text!r} as a time: use a duration such as 7d, 12h, 30m or an ISO date such as 2026-11-01"
         )
     return parsed
 

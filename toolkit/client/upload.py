@@ -82,21 +82,18 @@ class MultipartBody:
     closing boundary) are small; the file is streamed between them.
     """
 
-    def __init__(
-        self, fields: Mapping[str, str], file_name: str, *, size: int, boundary: str | None = None
-    ) -> None:
+    def __init__(self, fields: Mapping[str, str], file_name: str, *, size: int, boundary: str | None = None) -> None:
         self.boundary = boundary or secrets.token_hex(16)
         parts = []
         for name, value in fields.items():
             parts.append(
-                f'--{self.boundary}\r\nContent-Disposition: form-data; name="{_quote(str(name))}"\r\n\r\n'
-                .encode()
+                f'--{self.boundary}\r\nContent-Disposition: form-data; name="{_quote(str(name))}"\r\n\r\n'.encode()
                 + str(value).encode("utf-8")
                 + b"\r\n"
             )
         parts.append(
-            f"--{self.boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-            f"filename=\"{_quote(file_name)}\"\r\nContent-Type: application/octet-stream\r\n\r\n".encode()
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{_quote(file_name)}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
         )
         self.head = b"".join(parts)
         self.tail = f"\r\n--{self.boundary}--\r\n".encode()
@@ -108,11 +105,11 @@ class MultipartBody:
 def policy_size_limit(fields: Mapping[str, str]) -> int | None:
     """The maximum size a pre-signed POST's policy allows (``content-length-range``), if any.
 
-        >>> policy = base64.b64encode(json.dumps({"conditions": [["content-length-range", 0, 300]]}).encode())
-        >>> policy_size_limit({"policy": policy.decode()})
-        300
-        >>> policy_size_limit({}) is None
-        True
+    >>> policy = base64.b64encode(json.dumps({"conditions": [["content-length-range", 0, 300]]}).encode())
+    >>> policy_size_limit({"policy": policy.decode()})
+    300
+    >>> policy_size_limit({}) is None
+    True
     """
     encoded = fields.get("policy") or fields.get("Policy")
     if not encoded:
@@ -153,8 +150,12 @@ def upload_file(
     progress: bool = True,
     chunk_size: int = CHUNK_SIZE,
     file_name: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> UploadReceipt:
     """Upload ``path`` to ``target`` with retries; raise :class:`UploadError` naming the failed step.
+
+    ``on_progress(sent, total)`` is called after each chunk read for sending
+    (bytes of this try; a retry starts again from 0), e.g. for a GUI bar.
 
     Steps: ``read`` (the local file), ``check`` (the file breaks the upload
     policy's size limit), ``transfer`` (no answer after the retries),
@@ -173,13 +174,18 @@ def upload_file(
         limit = policy_size_limit(target.fields)
         if limit is not None and size > limit:
             raise UploadError(
-                f"Upload of {name} refused: the file is {size} bytes and the upload URL accepts at most "
-                f"{limit} bytes",
+                f"Upload of {name} refused: the file is {size} bytes and the upload URL accepts at most {limit} bytes",
                 step="check",
             )
     bar = tqdm(
-        total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=f"Uploading {name}",
-        disable=not progress, leave=False, mininterval=0.25,
+        total=size,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=f"Uploading {name}",
+        disable=not progress,
+        leave=False,
+        mininterval=0.25,
     )
     attempts = 0
     current: list[Iterator[bytes]] = []
@@ -191,7 +197,16 @@ def upload_file(
             old.close()  # closes the previous try's file handle now, not at garbage collection
         current.clear()
         bar.reset(total=size)
-        chunks = _chunks(path, size, chunk_size, bar.update)
+        sent_so_far = 0
+
+        def sent(n: int) -> None:
+            nonlocal sent_so_far
+            bar.update(n)
+            sent_so_far += n
+            if on_progress is not None:
+                on_progress(sent_so_far, size)
+
+        chunks = _chunks(path, size, chunk_size, sent)
         if method == "POST":
             form = MultipartBody(target.fields, name, size=size)
             content: Iterator[bytes] = _framed(form.head, chunks, form.tail)
@@ -206,7 +221,9 @@ def upload_file(
     try:
         response = sender.send(build, what=f"Uploading {name}")
     except _FileChanged:
-        raise UploadError(f"Upload of {name} failed: {path} changed (got shorter) while it was sent", step="read") from None
+        raise UploadError(
+            f"Upload of {name} failed: {path} changed (got shorter) while it was sent", step="read"
+        ) from None
     except OSError as exc:
         raise UploadError(f"Upload of {name} failed: cannot read {path}: {exc.strerror or exc}", step="read") from exc
     except (TransportError, AmbiguousRequest) as exc:

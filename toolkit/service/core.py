@@ -28,15 +28,9 @@ from toolkit.service.records import (
 from toolkit.service.storage import ObjectStorage, StorageError
 from toolkit.service.store import Store
 
-__all__ = ["ImportService", "validation_error"]
+__all__ = ["ImportService"]
 
 log = logging.getLogger("toolkit.service")
-
-
-def validation_error(field: str, message: str, code: str = "invalid") -> ApiError:
-    """A 400 VALIDATION_ERROR naming the offending request field."""
-    return ApiError(f"Invalid request: {field}: {message}", status_code=400, error_code="VALIDATION_ERROR",
-                    errors=[{"field": field, "code": code, "message": message}])
 
 
 def _internal(message: str) -> ApiError:
@@ -54,6 +48,7 @@ class ImportService:
         self.processor = processor
         self.clock = clock
         self.on_queued: Callable[[], None] = lambda: None  # the worker sets this
+        self._next_check: dict[str, float] = {}  # upload watcher: file id -> next HeadObject time
 
     # -- keys ----------------------------------------------------------------
     def authenticate(self, presented: str | None) -> ApiKey:
@@ -119,10 +114,19 @@ class ImportService:
 
         PENDING_UPLOAD files whose object exists become QUEUED (imports API)
         or ADDED (portal); those still absent after expiry and grace FAIL
-        with URL_EXPIRED.
+        with URL_EXPIRED. Only one thread may call it (the watcher; tests).
         """
         changed = 0
-        for record in self.store.files_with_status(PENDING_UPLOAD, limit=500):
+        pending = self.store.files_with_status(PENDING_UPLOAD, limit=100_000)
+        now = self.clock()
+        # Each file is headed less often as it waits longer (0.1 x its age, from the
+        # watch interval up to 30 s), so thousands of abandoned URLs cost little.
+        self._next_check = {r.file_id: self._next_check.get(r.file_id, 0.0) for r in pending}
+        for record in pending:
+            if now < self._next_check[record.file_id]:
+                continue
+            self._next_check[record.file_id] = now + min(
+                30.0, max(self.config.watch_interval_seconds, 0.1 * (now - record.date_created)))
             try:
                 info = self.storage.head(record.object_key)
             except StorageError as exc:
@@ -153,7 +157,9 @@ class ImportService:
         returns the finished record; otherwise it is QUEUED for the worker."""
         record = self.get(key, file_id)
         if file_path and file_path != record.file_path:
-            raise validation_error("FilePath", f"does not match the path issued for file {file_id}")
+            # The (FileId, FilePath) pair names no file: 404, like an unknown id.
+            raise NotFoundError(f"File {file_id} has no FilePath {file_path!r}; its path is {record.file_path}",
+                                status_code=404, error_code="NOT_FOUND")
         if record.status not in (PENDING_UPLOAD, ADDED):
             raise ConflictError(f"File {file_id} is {record.status}: its import was already triggered",
                                 status_code=409, error_code="CONFLICT")

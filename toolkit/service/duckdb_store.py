@@ -267,7 +267,7 @@ class DuckDBStore:
         found = cur.execute(
             "SELECT 1 FROM data_tables WHERE workspace_id = ? AND entity_type = ?",
             [workspace_id, entity_type],
-        ).fetchone()
+        ).fetchall()  # fetchall: DuckDB 2 refuses relations while a result is unfinished
         return cur.sql(f"SELECT * FROM {self.table_name(workspace_id, entity_type)}") if found else None
 
     @contextmanager

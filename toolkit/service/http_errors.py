@@ -71,6 +71,16 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return out
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"}) if hasattr(route, "matches") else (None, None)
+        if match is not None and match.name != "NONE" and getattr(route, "methods", None):
+            methods.update(route.methods)
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that keep every error in its API's shape."""
 
@@ -96,6 +106,8 @@ def install_error_handlers(app: FastAPI) -> None:
                    405: f"Method {request.method} is not allowed on {request.url.path}"}.get(
             status, str(exc.detail))
         headers: dict[str, Any] | None = getattr(exc, "headers", None)
+        if status == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
         return error_response(request.url.path, status, code, message, headers=headers)
 
     @app.exception_handler(Exception)

@@ -28,9 +28,10 @@ import json
 import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from toolkit.service.config import WORKSPACE_PATTERN
+from toolkit.service.wire_types import JsonInt
 
 __all__ = ["ImportData", "to_cc5_text", "DATA_FIRST_LINE"]
 
@@ -64,26 +65,20 @@ class ImportMetadata(_Model):
 class FieldMapping(_Model):
     """One field of the 03 row; ``IsKey`` fields make the 02 row, in order."""
 
-    FieldCode: str = Field(min_length=1, max_length=200)
-    Type: str = Field(default="string", max_length=20)
-    IsKey: bool = False
-
-    @field_validator("FieldCode")
-    @classmethod
-    def _plain_code(cls, value: str) -> str:
-        if any(ch in value for ch in "|:\r\n"):
-            raise ValueError("a field code may not contain '|', ':' or line breaks")
-        return value
+    FieldCode: str = Field(pattern=r"^[^|:\r\n]{1,200}$", description="no '|', ':' or line break")
+    Type: str = Field(default="string", pattern=r"^[^|\r\n]{0,20}$")
+    IsKey: StrictBool = False
 
 
 class ImportFooter(_Model):
     """The 99 row: the count of data and delete rows."""
 
-    total: StrictInt = Field(ge=0)
+    total: JsonInt = Field(ge=0)
 
 
 class ImportData(_Model):
-    """A cc5 file as JSON (see docs/api.md)."""
+    """A cc5 file as JSON (see docs/api.md). Beyond its shape, the engine
+    validates it, like a file (e.g. no key field: MISSING_KEYS)."""
 
     header: ImportHeader
     metadata: ImportMetadata
@@ -91,13 +86,6 @@ class ImportData(_Model):
     data: list[dict[str, Any]] = Field(default_factory=list)
     delete: list[dict[str, Any]] = Field(default_factory=list)
     footer: ImportFooter
-
-    @field_validator("FieldMappings")
-    @classmethod
-    def _has_key(cls, value: list[FieldMapping]) -> list[FieldMapping]:
-        if not any(m.IsKey for m in value):
-            raise ValueError("at least one field mapping must have IsKey true")
-        return value
 
 
 def _escape(text: str) -> str:

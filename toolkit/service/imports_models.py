@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from toolkit.service.config import WORKSPACE_PATTERN
 from toolkit.service.portal_models import FILE_NAME_PATTERN
 from toolkit.service.records import STATUSES, FileRecord
+from toolkit.service.wire_types import JsonInt, JsonNumber, Status
 
 __all__ = [
     "ErrorDetail", "ErrorBody", "ImportsError", "ImportRecord", "CreateUploadRequest",
@@ -88,20 +89,12 @@ class CreateUploadResponse(BaseModel):
 class ListRequest(_Request):
     """Body of POST /v1/imports/list."""
 
-    created_after: float | None = None
-    created_before: float | None = None
-    statuses: list[str] | None = Field(default=None, max_length=len(STATUSES))
+    created_after: JsonNumber | None = None
+    created_before: JsonNumber | None = None
+    statuses: list[Status] | None = Field(default=None, max_length=len(STATUSES))
     stream_names: list[str] | None = Field(default=None, max_length=1000)
-    offset: int = Field(default=0, ge=0, le=2**62)
-    limit: int = Field(default=1000, ge=1, le=1000)
-
-    @field_validator("statuses")
-    @classmethod
-    def _known_statuses(cls, value: list[str] | None) -> list[str] | None:
-        for status in value or []:
-            if status not in STATUSES:
-                raise ValueError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
-        return value
+    offset: JsonInt = Field(default=0, ge=0, le=1_000_000_000)
+    limit: JsonInt = Field(default=1000, ge=1, le=1000)
 
 
 class ListResponse(BaseModel):

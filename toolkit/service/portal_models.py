@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from toolkit.service.config import WORKSPACE_PATTERN
 from toolkit.service.records import STATUSES, FileRecord, iso_utc
+from toolkit.service.wire_types import JsonInt, JsonNumber, Status
 
 __all__ = [
     "FieldError", "ResponseStatus", "Envelope", "PortalError", "PortalFile", "FileData", "FileListData",
@@ -127,35 +128,20 @@ class ImportRequest(_Request):
 
     ActionId: str | None = Field(default=None, max_length=200)
     Description: str | None = Field(default=None, max_length=2000)
-    FileType: str = Field(description="Fixed value 'cc5'", examples=["cc5"])
+    FileType: Literal["cc5"] = Field(description="Fixed value 'cc5'")
     FileId: str = Field(min_length=1, max_length=64)
     FilePath: str | None = Field(default=None, max_length=2000)
-
-    @field_validator("FileType")
-    @classmethod
-    def _cc5_only(cls, value: str) -> str:
-        if value != "cc5":
-            raise ValueError("FileType must be 'cc5'")
-        return value
 
 
 class FileListRequest(_Request):
     """Body of POST /appfile/file/list (an extension)."""
 
     WorkspaceIds: list[str] | None = Field(default=None, max_length=1000)
-    Statuses: list[str] | None = Field(default=None, max_length=len(STATUSES))
-    CreatedAfter: float | None = None
-    CreatedBefore: float | None = None
-    Offset: int = Field(default=0, ge=0, le=2**62)
-    Limit: int = Field(default=1000, ge=1, le=1000)
-
-    @field_validator("Statuses")
-    @classmethod
-    def _known_statuses(cls, value: list[str] | None) -> list[str] | None:
-        for status in value or []:
-            if status not in STATUSES:
-                raise ValueError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
-        return value
+    Statuses: list[Status] | None = Field(default=None, max_length=len(STATUSES))
+    CreatedAfter: JsonNumber | None = None
+    CreatedBefore: JsonNumber | None = None
+    Offset: JsonInt = Field(default=0, ge=0, le=1_000_000_000)
+    Limit: JsonInt = Field(default=1000, ge=1, le=1000)
 
 
 def portal_file(record: FileRecord) -> PortalFile:

@@ -61,6 +61,9 @@ class Service:
         if self._started:
             self.worker.stop(timeout)
             self._started = False
+        # A sync import still running in a request thread stays PROCESSING and
+        # is re-run on the next start.
+        self.processor.interrupt_all()
         self.store.close()
         if self._tmpdir is not None:
             self._tmpdir.cleanup()

@@ -1,0 +1,153 @@
+"""The Validate & import page (AppTest): upload, findings, rejected rows, conversion, import, live status.
+
+This Streamlit's AppTest drives ``st.file_uploader`` itself
+(``file_uploader[0].set_value((name, bytes, mime))``): the uploads below go
+through the real widget.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import time
+
+import pandas as pd
+from streamlit.testing.v1 import AppTest
+
+from toolkit.app_support.validate_view import IMPORT_STATE_KEY, PREPARED_KEY
+from toolkit.demo import make_demo_file
+
+from app_helpers import ROOT, app_api  # noqa: F401  (fixtures)
+
+PAGE = str(ROOT / "pages" / "validate_import.py")
+
+
+def demo_text(defect: str, rows: int = 6, workspace: str = "ws-app-validate", seed: int = 3):
+    return make_demo_file(random.Random(seed), workspace=workspace, entity="customer", defect=defect, rows=rows)
+
+
+def upload(name: str, data: bytes, mime: str = "text/plain") -> AppTest:
+    app = AppTest.from_file(PAGE, default_timeout=60).run()
+    app.file_uploader[0].set_value((name, data, mime)).run()
+    assert not app.exception
+    return app
+
+
+def metrics(app: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in app.metric}
+
+
+def import_and_wait(app: AppTest, timeout: float = 60) -> AppTest:
+    """Press Import, then rerun (as the polling fragment would) until the import ends."""
+    shown_before = [e.value for e in app.error]  # e.g. the verdict of a blocked file
+    app.button(key="validate.import_button").click().run()
+    assert not app.exception and [e.value for e in app.error] == shown_before
+    deadline = time.monotonic() + timeout
+    while not app.session_state[IMPORT_STATE_KEY]["record"].is_terminal:
+        assert time.monotonic() < deadline, "the import did not end"
+        time.sleep(0.3)
+        app.run()
+    return app.run()
+
+
+def test_page_without_a_file_shows_the_uploader():
+    app = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not app.exception and not app.error
+    assert len(app.file_uploader) == 1
+    assert not app.button
+
+
+def test_a_valid_file_shows_header_preview_profile_and_no_findings(app_api):
+    file = demo_text("clean", rows=6)
+    app = upload(file.name, file.data.encode())
+    assert not app.error
+    assert app.success[0].value.startswith(f"**{file.name}** is valid: 6 data rows")
+    shown = metrics(app)
+    assert (shown["Customer"], shown["Entity type"], shown["Workspace"], shown["Keys"]) == (
+        "DEMO", "customer", "ws-app-validate", "customer_code")
+    fields, preview, profile = (app.dataframe[i].value for i in range(3))
+    assert list(fields["field"]) == ["customer_code", "name", "credit", "active", "since", "tags", "profile"]
+    assert list(fields["type"])[:3] == ["string", "string", "number"]
+    assert len(preview) == 6 and "customer_code" in preview.columns
+    assert len(profile) >= 7
+    assert any(s.value == "No findings." for s in app.success)
+    assert not app.button(key="validate.import_button").disabled
+
+
+def test_row_errors_are_listed_with_lines_and_rejected_rows_download(app_api):
+    file = demo_text("bad_values", rows=8)
+    app = upload(file.name, file.data.encode())
+    assert app.warning[0].value.startswith(f"**{file.name}** can be imported, but {file.bad_rows} rows")
+    findings = next(d.value for d in app.dataframe if "message" in d.value.columns)
+    bad_lines = [i + 1 for i, line in enumerate(file.data.splitlines())
+                 if any(v in line.split("|") for v in ("12x", "1,5", "yes", "20261345", "{not json", "[1,"))]
+    assert sorted(findings["line"].astype(int)) == bad_lines
+    assert set(findings["code"]) <= {"INVALID_NUMBER", "INVALID_BOOL", "INVALID_DATE", "INVALID_OBJECT"}
+    assert [b.proto.label for b in app.get("download_button")] == [
+        f"Download the {file.bad_rows} rejected rows (CSV)"]
+    rejected = pd.read_csv(io.BytesIO(app.session_state[PREPARED_KEY][1].rejected_csv))
+    assert sorted(rejected["line"]) == bad_lines
+
+
+def test_file_level_errors_block_the_import_unless_overridden(app_api):
+    file = demo_text("footer_count", rows=4)
+    app = upload(file.name, file.data.encode())
+    assert app.error[0].value.startswith(f"**{file.name}** cannot be imported: file-level errors")
+    findings = next(d.value for d in app.dataframe if "message" in d.value.columns)
+    assert list(findings["code"]) == ["FOOTER_COUNT_MISMATCH"]
+    assert app.button(key="validate.import_button").disabled
+    app.checkbox(key="validate.override").check().run()
+    assert not app.button(key="validate.import_button").disabled
+    app = import_and_wait(app)
+    assert metrics(app)["Failure code"] == "FOOTER_COUNT_MISMATCH"
+    assert any(":red-badge[FAILED]" in m.value for m in app.markdown)
+
+
+def test_import_uploads_then_follows_the_status_to_finished(app_api):
+    file = demo_text("bad_values", rows=7, workspace="ws-app-import")
+    app = upload(file.name, file.data.encode())
+    app = import_and_wait(app)
+    assert not app.exception and not app.error
+    record = app.session_state[IMPORT_STATE_KEY]["record"]
+    assert record.status == "FINISHED"
+    shown = metrics(app)
+    assert shown["Rows applied"] == str(7 - file.bad_rows) and shown["Rows rejected"] == str(file.bad_rows)
+    assert any(":green-badge[FINISHED]" in m.value for m in app.markdown)
+    assert f"Download {file.bad_rows} rejected rows (CSV)" in [b.proto.label for b in app.get("download_button")]
+
+
+def test_a_csv_is_converted_with_the_form_then_validated(app_api):
+    csv = "code,name,amount\nP1,Widget,9.5\nP2,Gadget,12\n"
+    app = upload("products.csv", csv.encode(), "text/csv")
+    assert not app.error
+    app.text_input[0].input("product")
+    app.text_input[1].input("ws-app-csv")
+    app.multiselect[0].set_value(["code"])
+    app.button[0].click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    shown = metrics(app)
+    assert (shown["Entity type"], shown["Workspace"], shown["Keys"]) == ("product", "ws-app-csv", "code")
+    assert app.success[0].value.startswith("**products.cc5txt** is valid: 2 data rows")
+    app = import_and_wait(app)
+    assert app.session_state[IMPORT_STATE_KEY]["record"].status == "FINISHED"
+
+
+def test_a_csv_without_entity_metadata_is_an_error_message(app_api):
+    app = upload("products.csv", b"code,name\nP1,Widget\n", "text/csv")
+    app.button[0].click().run()
+    assert not app.exception
+    assert [e.value for e in app.error] == [
+        "Reading products.csv failed: products.csv: to convert it, fill in entity type, workspace"]
+
+
+def test_text_that_is_not_cc5_and_binary_bytes_are_findings_not_crashes(app_api):
+    app = upload("notes.txt", b"hello\nworld\n")
+    assert app.error[0].value.startswith("**notes.txt** cannot be imported: file-level errors")
+    findings = next(d.value for d in app.dataframe if "message" in d.value.columns)
+    assert "MISSING_HEADER" in set(findings["code"])
+    assert app.button(key="validate.import_button").disabled
+    app = upload("latin1.cc5txt", "00|ACME|cc5|20261122093000|r\n01|customer|ws|bk|CRM|UPSERT\n"
+                 "02|code\n03|code\n10|Zo\xeb|\n99|1|\n".encode("latin-1"))
+    findings = next(d.value for d in app.dataframe if "message" in d.value.columns)
+    assert "NOT_UTF8" in set(findings["code"])
+    assert list(findings.loc[findings["code"] == "NOT_UTF8", "line"]) == [5]

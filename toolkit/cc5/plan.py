@@ -1,0 +1,113 @@
+"""plan_import(): what the import service applies, computed by the same engine as validate()."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field as dc_field
+
+import duckdb
+
+from toolkit.cc5.engine import Scan
+from toolkit.cc5.header import Field, Header
+from toolkit.cc5.report import ValidationReport
+from toolkit.cc5.validate import run_validation
+from toolkit.cc5.values import ident
+
+__all__ = ["ImportPlan", "plan_import"]
+
+
+@dataclass
+class ImportPlan:
+    """The rows an import applies, as DuckDB relations on the caller's connection.
+
+    * ``upserts``: one row per key whose last operation in file order is an
+      accepted 10 row; columns are the fields (typed, escapes decoded).
+    * ``deletes``: the key columns of keys whose last operation is an accepted 90 row.
+    * ``touched``: the key columns of every key in upserts or deletes.
+
+    Apply it as ``DELETE ... WHERE key IN touched`` then ``INSERT ... FROM upserts``
+    (a 10 row replaces the whole record: nulls overwrite). When
+    ``report.importable`` is false the relations are empty. The relations read
+    the plan's temp tables (and, for upserts, the file): keep the file until
+    :meth:`close`.
+    """
+
+    report: ValidationReport
+    header: Header | None
+    fields: list[Field]
+    keys: list[str]
+    upserts: duckdb.DuckDBPyRelation
+    deletes: duckdb.DuckDBPyRelation
+    touched: duckdb.DuckDBPyRelation
+    successful_count: int
+    failure_count: int
+    _scan: Scan = dc_field(repr=False, default=None)  # type: ignore[assignment]
+
+    def close(self) -> None:
+        """Drop the plan's temp tables and views from the connection."""
+        if self._scan is not None:
+            self._scan.close()
+
+    def __enter__(self) -> "ImportPlan":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _empty(con: duckdb.DuckDBPyConnection, cols: list[tuple[str, str]]) -> duckdb.DuckDBPyRelation:
+    if not cols:
+        return con.sql("SELECT NULL::VARCHAR AS _none WHERE false")
+    return con.sql("SELECT " + ", ".join(f"NULL::{t} AS {ident(c)}" for c, t in cols) + " WHERE false")
+
+
+def plan_import(
+    path: str | os.PathLike[str],
+    con: duckdb.DuckDBPyConnection,
+    *,
+    expected_workspace: str | None = None,
+    max_bytes: int | None = None,
+    progress: bool | None = False,
+) -> ImportPlan:
+    """Validate ``path`` on ``con`` and compute what the import applies.
+
+    Uses the caller's connection (the store is open on it); every temp object
+    is named ``cc5_<random>_*`` so several imports can run on cursors of one
+    database. Call :meth:`ImportPlan.close` when done.
+    """
+    report = run_validation(path, con, expected_workspace=expected_workspace, max_bytes=max_bytes,
+                            progress=progress, owns_connection=False)
+    scan = report._scan
+    header = report.header
+    fields = list(scan.fields)
+    keys = [k for k, _fi in scan.keys]
+    field_cols = [(f.code, f.duckdb_type) for f in fields]
+    key_types = {f.code: f.duckdb_type for f in fields}
+    key_cols = [(k, key_types.get(k, "VARCHAR")) for k in keys]
+
+    if not report.importable or scan.rows_table is None or not fields or not keys:
+        return ImportPlan(report, header, fields, keys, _empty(con, field_cols), _empty(con, key_cols),
+                          _empty(con, key_cols), 0, report.rejected_rows, scan)
+
+    rows = scan.rows_table
+    kn = [f"k{j}" for j in range(len(keys))]
+    last = scan.name("last")
+    con.execute(f"""
+CREATE TEMP TABLE {last} AS
+SELECT {', '.join(kn)}, max(line) AS line, arg_max(rt, line) AS rt
+FROM {rows} WHERE errs IS NULL AND rt IN ('10', '90') AND {scan.body_sql()}
+GROUP BY {', '.join(kn)}
+""")
+    successful = con.execute(
+        f"SELECT count(*) FROM {rows} WHERE errs IS NULL AND rt IN ('10', '90') AND {scan.body_sql()}"
+    ).fetchall()[0][0]
+    key_select = ", ".join(f"{kn[j]} AS {ident(k)}" for j, k in enumerate(keys))
+    data = scan.data_sql(row_type="10", with_line=True)
+    field_list = ", ".join(ident(f.code) for f in fields)
+    upserts = con.sql(
+        f"SELECT {field_list} FROM ({data}) d WHERE d._line IN (SELECT line FROM {last} WHERE rt = '10')"
+    )
+    deletes = con.sql(f"SELECT {key_select} FROM {last} WHERE rt = '90'")
+    touched = con.sql(f"SELECT {key_select} FROM {last}")
+    return ImportPlan(report, header, fields, keys, upserts, deletes, touched, int(successful),
+                      report.rejected_rows, scan)
