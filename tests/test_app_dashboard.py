@@ -61,7 +61,9 @@ def values(data) -> list:
     """A trace's x/y/z as a list, decoding plotly's base64 typed arrays."""
     if isinstance(data, dict) and "bdata" in data:
         array = np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"]))
-        return array.reshape(data["shape"]).tolist() if "shape" in data else array.tolist()
+        if "shape" in data:  # "rows, columns" for 2-d arrays
+            array = array.reshape([int(n) for n in str(data["shape"]).split(",")])
+        return array.tolist()
     return list(data)
 
 

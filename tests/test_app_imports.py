@@ -52,7 +52,9 @@ def test_detail_of_a_failed_file_shows_timeline_code_and_reason(app_api, importe
     shown = metrics(app)
     assert shown["Failure code"] == "FOOTER_COUNT_MISMATCH"
     assert shown["Rows applied"] == "0"
-    assert shown["Created"].endswith("UTC") and shown["Finished"].endswith("UTC")
+    created, finished = (next(label for label in shown if label.startswith(step)) for step in ("Created", "Finished"))
+    assert created.endswith(" UTC") and finished.endswith(" UTC")
+    assert len(shown[created]) == len("10:30:00") and shown[finished] != "—"
     assert any(":red-badge[FAILED]" in m.value for m in app.markdown)
 
 

@@ -63,8 +63,8 @@ def test_a_valid_file_shows_header_preview_profile_and_no_findings(app_api):
     assert not app.error
     assert app.success[0].value.startswith(f"**{file.name}** is valid: 6 data rows")
     shown = metrics(app)
-    assert (shown["Customer"], shown["Entity type"], shown["Workspace"], shown["Keys"]) == (
-        "DEMO", "customer", "ws-app-validate", "customer_code")
+    assert (shown["Customer"], shown["Entity type"], shown["Workspace"]) == ("DEMO", "customer", "ws-app-validate")
+    assert "**Keys** `customer_code`" in [m.value for m in app.markdown]
     fields, preview, profile = (app.dataframe[i].value for i in range(3))
     assert list(fields["field"]) == ["customer_code", "name", "credit", "active", "since", "tags", "profile"]
     assert list(fields["type"])[:3] == ["string", "string", "number"]
@@ -126,7 +126,8 @@ def test_a_csv_is_converted_with_the_form_then_validated(app_api):
     app.button[0].click().run()
     assert not app.exception and not app.error, [e.value for e in app.error]
     shown = metrics(app)
-    assert (shown["Entity type"], shown["Workspace"], shown["Keys"]) == ("product", "ws-app-csv", "code")
+    assert (shown["Entity type"], shown["Workspace"]) == ("product", "ws-app-csv")
+    assert "**Keys** `code`" in [m.value for m in app.markdown]
     assert app.success[0].value.startswith("**products.cc5txt** is valid: 2 data rows")
     app = import_and_wait(app)
     assert app.session_state[IMPORT_STATE_KEY]["record"].status == "FINISHED"

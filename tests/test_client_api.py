@@ -14,7 +14,11 @@ import pandas as pd
 import pytest
 
 from toolkit.client import ImportClient, ImportRecord, RetryPolicy, UploadTarget
-from toolkit.client.result import RECORD_COLUMNS, record_from_imports, record_from_portal
+from toolkit.client.result import (
+    RECORD_COLUMNS,
+    record_from_imports,
+    record_from_portal,
+)
 from toolkit.errors import ConfigError, ConflictError, ImportTimeout, TransportError
 
 T0 = 1795343400.123  # 2026-11-22T10:30:00.123Z
@@ -563,7 +567,7 @@ def test_the_rejected_row_count_follows_csv_quoting_across_chunks() -> None:
     import csv
     import io
 
-    from toolkit.client.api import _CsvRowCounter
+    from toolkit.client.result import CsvRowCounter
 
     rng = random.Random(11)
     for _ in range(300):
@@ -575,7 +579,7 @@ def test_the_rejected_row_count_follows_csv_quoting_across_chunks() -> None:
         csv.writer(buffer, lineterminator=rng.choice(["\n", "\r\n"])).writerows(rows)
         data = buffer.getvalue().encode()
         for size in (1, 3, 64):
-            counter = _CsvRowCounter()
+            counter = CsvRowCounter()
             for i in range(0, len(data), size):
                 counter.feed(data[i : i + size])
             assert counter.rows == max(0, len(rows) - 1), (data, size)

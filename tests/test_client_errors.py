@@ -9,7 +9,12 @@ import httpx
 import pytest
 
 from toolkit.client import ImportClient, RetryPolicy, UploadTarget
-from toolkit.client.responses import error_class, imports_json, portal_data, s3_error_message
+from toolkit.client.responses import (
+    error_class,
+    imports_json,
+    portal_data,
+    s3_error_message,
+)
 from toolkit.errors import (
     ApiError,
     AuthenticationError,

@@ -19,7 +19,12 @@ import pytest
 
 from toolkit.client import ImportClient, RetryPolicy, UploadTarget
 from toolkit.client.http import HttpSender
-from toolkit.client.upload import CHUNK_SIZE, MultipartBody, policy_size_limit, upload_file
+from toolkit.client.upload import (
+    CHUNK_SIZE,
+    MultipartBody,
+    policy_size_limit,
+    upload_file,
+)
 from toolkit.errors import UploadError
 
 FIELDS = {
@@ -276,3 +281,21 @@ def test_on_the_wire_the_body_has_a_content_length_and_no_chunking(data_file: Pa
     assert "authorization" not in seen["headers"] and "u21-key" not in seen["headers"]  # no API key to storage
     assert seen["body"] == data_file.read_bytes()
     assert receipt.etag == '"e"'
+
+
+def test_on_progress_follows_each_try_to_the_total(data_file: Path) -> None:
+    transport = StreamingTransport(drop_after={1: CHUNK_SIZE})
+    calls: list[tuple[int, int]] = []
+    with ImportClient(
+        "http://127.0.0.1:1", "k", http=httpx.Client(transport=transport), retry=RetryPolicy(sleep=lambda s: None)
+    ) as client:
+        client.upload(
+            data_file,
+            UploadTarget("f_1", "http://s3.test/b/k"),
+            progress=False,
+            on_progress=lambda sent, total: calls.append((sent, total)),
+        )
+    size = data_file.stat().st_size
+    assert all(total == size for _, total in calls)
+    restart = next(i for i in range(1, len(calls)) if calls[i][0] <= calls[i - 1][0])  # the retry starts again
+    assert calls[restart][0] <= CHUNK_SIZE and calls[-1] == (size, size)

@@ -50,10 +50,12 @@ def show_record(record: Any) -> None:
         steps, timeline_rows(record.date_created, record.process_start_time, record.process_end_time)
     ):
         column.metric(
-            step,
-            moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—",
+            f"{step} · {moment:%Y-%m-%d} UTC" if moment else step,
+            f"{moment:%H:%M:%S}" if moment else "—",
             delta=f"+{format_seconds(gap)}" if gap is not None else None,
             delta_color="off",
+            delta_arrow="off",
+            delta_description="after the previous step" if gap is not None else None,
         )
     counts = st.columns(3)
     counts[0].metric("Rows applied", f"{record.successful_count:,}")

@@ -69,11 +69,12 @@ def header_card(header: Any) -> None:
         if header is None:
             st.error("The header rows (00-03) cannot be read: see the findings below.")
             return
-        cols = st.columns(4)
+        cols = st.columns(3)
         cols[0].metric("Customer", header.customer or "—")
         cols[1].metric("Entity type", header.entity_type or "—")
         cols[2].metric("Workspace", header.workspace_id or "—")
-        cols[3].metric("Keys", ", ".join(header.keys) or "—")
+        keys = ", ".join(f"`{k}`" for k in header.keys) or "—"
+        st.markdown(f"**Keys** {keys}")
         created = header.create_time.strftime("%Y-%m-%d %H:%M:%S") if header.create_time else "—"
         st.caption(
             f"Bucket `{header.bucket_id or '—'}` · datasource `{header.datasource or '—'}` · action "

@@ -112,13 +112,12 @@ class FastChecker:
         n_lines = len(starts)
         if self.n == 0 or n_lines == 0:
             return self.empty_columns(n_lines)
-        a = np.frombuffer(buf, dtype=np.uint8)
+        padded = np.frombuffer(buf + bytes(_PAD), dtype=np.uint8)
+        a = padded[: len(buf)]
         pipes = np.flatnonzero(a == _PIPE)
         rows, P, row_end = self._pipe_matrix(a, pipes, starts, ends)
         if len(rows) == 0:
             return self.empty_columns(n_lines)
-        padded = np.concatenate([a, np.zeros(_PAD, dtype=np.uint8)])
-        cls = _CLASS[padded]
         win = np.lib.stride_tricks.sliding_window_view
         n = self.n
         ok = np.ones(len(rows), dtype=bool)
@@ -135,7 +134,7 @@ class FastChecker:
             l = e - s
             if t == "int" or t == "number":
                 width = _INT_MAX_FAST + 1 if t == "int" else _NUMBER_MAX_FAST + 1
-                c = win(cls, width)[s]
+                c = _CLASS[win(padded, width)[s]]
                 sign = (c[:, 0] & _SIGN) > 0
                 inside = np.arange(width)[None, :] < l[:, None]
                 body = inside & ~((np.arange(width)[None, :] == 0) & sign[:, None])

@@ -327,20 +327,23 @@ def scan_head(path: str | os.PathLike[str], *, file_label: str | None = None) ->
             add("MISSING_FIELDS", n, "row 03 defines no field")
         else:
             seen_fields: set[str] = set()
-            for spec in v:
+            for position, spec in enumerate(v, start=1):
                 code, sep, ftype = spec.partition(":")
                 code = code.strip()
                 ftype = ftype.strip().lower() if sep else "string"
                 if not code:
-                    add("BAD_HEADER", n, f"row 03: empty field code in {quote_value(spec)}", value=spec)
-                    continue
+                    # kept (as _<position>) so that the values of the rows stay in place
+                    add("BAD_HEADER", n, f"row 03: empty field code in {quote_value(spec)} (field {position})",
+                        value=spec)
+                    code = f"_{position}"
                 if ftype not in DUCKDB_TYPES:
                     add("UNKNOWN_TYPE", n,
                         f"field {code}: unknown type {quote_value(ftype)} (expected one of {', '.join(FIELD_TYPES)})",
                         field=code, value=ftype)
                 if code.lower() in seen_fields:
-                    add("DUPLICATE_FIELD", n, f"field {code} is defined twice", field=code)
-                    continue
+                    # kept under a new name so that the values of the rows stay in place
+                    add("DUPLICATE_FIELD", n, f"field {code} is defined twice (field {position})", field=code)
+                    code = f"{code}_{position}"
                 seen_fields.add(code.lower())
                 if code.lower().endswith("_id"):
                     add("RESERVED_FIELD_NAME", n, f"field {code}: codes ending in _id are reserved for the platform",

@@ -109,12 +109,12 @@ def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection) -> 
         if not count_text.isdigit() or not count_text.isascii():
             findings.append(make_finding(
                 "FOOTER_COUNT_MISMATCH", footer,
-                f"the footer count {quote_value(count_text)} is not a number (the file has {expected} 10 and 90 rows)",
+                f"the footer count {quote_value(count_text)} is not a number (the file has {expected} data and delete rows)",
                 value=count_text, file=label))
         elif int(count_text) != expected:
             findings.append(make_finding(
                 "FOOTER_COUNT_MISMATCH", footer,
-                f"the footer says {int(count_text)} rows, the file has {expected} (10 and 90 rows)",
+                f"the footer says {int(count_text)} rows, the file has {expected} data and delete rows (10 and 90)",
                 value=count_text, file=label))
         after_line, after_n = con.execute(
             f"SELECT min(line), count(*) FROM {rows} WHERE line > ? AND (rt IN ('10', '90') OR trim(raw) <> '')",

@@ -53,7 +53,7 @@ def _client(url: str | None, key: str | None, api: str | None) -> Any:
 
 
 def _when(value: Any) -> str:
-    if value is None or value != value:  # None, NaT
+    if value is None:
         return ""
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
@@ -215,17 +215,14 @@ def list_command(
         frame = client.list_imports(statuses=status, workspaces=workspace, created_after=since, created_before=until)
     if output_format == "csv":
         frame.to_csv(sys.stdout, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
-    elif output_format == "json":
-        records = [
-            {k: (None if v is None or v != v else v) for k, v in row.items()}
-            for row in frame.astype(object).to_dict(orient="records")
-        ]
-        _print_json(records)
+        return
+    plain = frame.astype(object).where(frame.notna(), None)  # pd.NA / NaT -> None
+    if output_format == "json":
+        _print_json(plain.to_dict(orient="records"))
     elif frame.empty:
         typer.echo("No files.")
     else:
-        table = frame[_TABLE_COLUMNS].astype(object).map(_when)
-        typer.echo(table.to_string(index=False))
+        typer.echo(plain[_TABLE_COLUMNS].map(_when).to_string(index=False))
         typer.echo(f"{len(frame)} file(s)")
 
 

@@ -29,7 +29,13 @@ from toolkit.client.config import ClientConfig
 from toolkit.client.http import HttpSender, RetryPolicy, describe_exception
 from toolkit.client.imports import ImportsApi
 from toolkit.client.portal import PortalApi
-from toolkit.client.result import ImportRecord, ImportResult, records_to_frame, rejected_csv_to_frame
+from toolkit.client.result import (
+    CsvRowCounter,
+    ImportRecord,
+    ImportResult,
+    records_to_frame,
+    rejected_csv_to_frame,
+)
 from toolkit.client.times import to_unix_seconds
 from toolkit.client.upload import UploadReceipt, UploadTarget, upload_file
 from toolkit.errors import ConfigError, ImportTimeout, TransportError
@@ -52,33 +58,6 @@ def _as_list(value: _StatusFilter, *, upper: bool = False) -> list[str] | None:
     items = [value] if isinstance(value, str) else list(value)
     items = [str(v).strip() for v in items if str(v).strip()]
     return ([v.upper() for v in items] if upper else items) or None
-
-
-class _CsvRowCounter:
-    """Counts CSV records (not lines: quoted values may hold line breaks) chunk by chunk."""
-
-    def __init__(self) -> None:
-        self.records = 0
-        self.in_quotes = False
-        self.pending = False  # data after the last record end
-
-    def feed(self, chunk: bytes) -> None:
-        parts = chunk.split(b'"')
-        for i, part in enumerate(parts):
-            ends = 0 if self.in_quotes else part.count(b"\n")
-            if ends:
-                self.records += ends
-                self.pending = not part.endswith(b"\n")
-            elif part:
-                self.pending = True
-            if i < len(parts) - 1:  # a quote character follows this part
-                self.in_quotes = not self.in_quotes
-                self.pending = True
-
-    @property
-    def rows(self) -> int:
-        """Data rows: records minus the header line."""
-        return max(0, self.records + (1 if self.pending else 0) - 1)
 
 
 class ImportClient:
@@ -259,12 +238,13 @@ class ImportClient:
             desc=f"Waiting for {file_id}",
             disable=not progress,
             leave=False,
-            bar_format="{desc}: {postfix} [{elapsed}]",
+            delay=0.5,  # no flash for imports that end at once
+            bar_format="{desc} [{elapsed}]",
         )
         try:
             while True:
                 record = self.backend.get(file_id)
-                bar.set_postfix_str(record.status, refresh=True)
+                bar.set_description_str(f"Waiting for {file_id}: {record.status}", refresh=True)
                 if record.is_terminal:
                     return record
                 remaining = deadline - clock()
@@ -360,7 +340,7 @@ class ImportClient:
             3
         """
         what = f"Getting rejected rows of {file_id}"
-        counter = _CsvRowCounter()
+        counter = CsvRowCounter()
         with self.backend.stream(self.backend.rejected_path(file_id), what=what) as response:
             if hasattr(out, "write"):
                 self._copy(response, out, counter, what)  # type: ignore[arg-type]
@@ -376,7 +356,7 @@ class ImportClient:
         return counter.rows
 
     @staticmethod
-    def _copy(response: httpx.Response, out: BinaryIO, counter: "_CsvRowCounter", what: str) -> None:
+    def _copy(response: httpx.Response, out: BinaryIO, counter: "CsvRowCounter", what: str) -> None:
         try:
             for chunk in response.iter_bytes():
                 counter.feed(chunk)

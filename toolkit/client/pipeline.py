@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from toolkit.client.result import ImportResult, describe_failure
-from toolkit.errors import Cc5Error, ConfigError, ImportFailed, ToolkitError, UploadError, ValidationFailed
+from toolkit.errors import (
+    Cc5Error,
+    ConfigError,
+    ImportFailed,
+    ToolkitError,
+    UploadError,
+    ValidationFailed,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from toolkit.client.api import ImportClient

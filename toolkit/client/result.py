@@ -35,6 +35,7 @@ __all__ = [
     "record_from_imports",
     "records_to_frame",
     "rejected_csv_to_frame",
+    "CsvRowCounter",
     "describe_failure",
 ]
 
@@ -231,6 +232,40 @@ def rejected_csv_to_frame(text: str) -> "pd.DataFrame":
     if "line" in frame.columns:
         frame["line"] = pd.to_numeric(frame["line"], errors="coerce").astype("Int64")
     return frame
+
+
+class CsvRowCounter:
+    """Counts CSV records (not lines: quoted values may hold line breaks) chunk by chunk.
+
+    >>> counter = CsvRowCounter()
+    >>> for chunk in (b'line,error\\n1,"a', b'\\nb"\\n2,c\\n'):
+    ...     counter.feed(chunk)
+    >>> counter.rows
+    2
+    """
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.in_quotes = False
+        self.pending = False  # data after the last record end
+
+    def feed(self, chunk: bytes) -> None:
+        parts = chunk.split(b'"')
+        for i, part in enumerate(parts):
+            ends = 0 if self.in_quotes else part.count(b"\n")
+            if ends:
+                self.records += ends
+                self.pending = not part.endswith(b"\n")
+            elif part:
+                self.pending = True
+            if i < len(parts) - 1:  # a quote character follows this part
+                self.in_quotes = not self.in_quotes
+                self.pending = True
+
+    @property
+    def rows(self) -> int:
+        """Data rows: records minus the header line."""
+        return max(0, self.records + (1 if self.pending else 0) - 1)
 
 
 def describe_failure(record: ImportRecord) -> str:

@@ -186,6 +186,7 @@ def upload_file(
         disable=not progress,
         leave=False,
         mininterval=0.25,
+        delay=0.5,  # no flash for uploads that end at once
     )
     attempts = 0
     current: list[Iterator[bytes]] = []

@@ -80,7 +80,9 @@ class Processor:
         con = None
         try:
             with tempfile.TemporaryDirectory(prefix="toolkit-import-") as tmp:
+                started = time.perf_counter()
                 source = self._fetch(record, Path(tmp))
+                log.info("file %s: fetched in %.2f s", record.file_id, time.perf_counter() - started)
                 con = self.store.engine_connection()
                 with self._guard:
                     self._active.add(con)
@@ -140,8 +142,10 @@ class Processor:
     def _import(self, record: FileRecord, source: Path, tmp: Path, con: Any) -> FileRecord:
         from toolkit.cc5 import plan_import  # the engine is heavy: import it when needed
 
+        started = time.perf_counter()
         plan = plan_import(source, con, expected_workspace=record.workspace_id,
                            max_bytes=self.config.max_file_bytes, progress=False)
+        log.info("file %s: planned in %.2f s", record.file_id, time.perf_counter() - started)
         try:
             report = plan.report
             record = record.replace(entity_type=_entity_type(plan) or record.entity_type)
@@ -152,10 +156,13 @@ class Processor:
                 failure = _Failure(first.code, _describe(first), report=report, failure_count=not_applied)
                 return self._fail(record, failure, con, rejected_key)
             try:
-                return self.store.apply_import(
+                started = time.perf_counter()
+                done = self.store.apply_import(
                     record, plan, con, now=self.clock(), rejected_key=rejected_key,
                     max_findings=self.config.max_findings_per_file,
                 )
+                log.info("file %s: applied in %.2f s", record.file_id, time.perf_counter() - started)
+                return done
             except SchemaMismatch as exc:
                 failure = _Failure("SCHEMA_MISMATCH", str(exc), report=report, failure_count=not_applied)
                 return self._fail(record, failure, con, rejected_key)

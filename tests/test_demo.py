@@ -1,0 +1,99 @@
+"""Demo data: generated files carry real defects, and `toolkit demo` runs them through the real service."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+from typer.testing import CliRunner
+
+from toolkit.cc5 import validate
+from toolkit.cli import app as cli
+from toolkit.client import ImportClient
+from toolkit.demo import (
+    DEFECTS,
+    ENTITIES,
+    FILE_DEFECTS,
+    ROW_DEFECTS,
+    WORKSPACES,
+    make_demo_file,
+    plan_demo,
+    run_demo,
+)
+
+
+def test_plan_is_a_deterministic_mix():
+    plan = plan_demo(300, seed=4)
+    assert [p.file.data for p in plan] == [p.file.data for p in plan_demo(300, seed=4)]
+    assert {p.file.workspace for p in plan} == set(WORKSPACES)
+    assert {p.file.entity for p in plan} == set(ENTITIES)
+    defects = Counter(p.file.defect for p in plan)
+    assert 150 < defects["clean"] < 280 and len(defects) >= 10
+    assert sum(not p.upload for p in plan) >= 1 and sum(p.delete_after for p in plan) >= 1
+    drift = [i for i, p in enumerate(plan) if p.file.defect == "schema_drift"]
+    assert drift == list(range(300 - len(drift), 300))  # last: the tables exist by then
+    # The struggling workspace fails more often than the healthy one.
+    def defect_rate(ws):
+        files = [p.file for p in plan if p.file.workspace == ws]
+        return sum(f.defect != "clean" for f in files) / len(files)
+    assert defect_rate("ws-latam") > defect_rate("ws-eu")
+
+
+@pytest.mark.parametrize("defect", DEFECTS)
+def test_each_generated_defect_is_what_the_validator_finds(defect, tmp_path):
+    file = make_demo_file(random.Random(9), workspace="ws-eu", entity="customer", defect=defect, rows=6)
+    path = tmp_path / file.name
+    path.write_text(file.data, encoding="utf-8")
+    with validate(path, expected_workspace="ws-eu", progress=False) as report:
+        if defect == "clean":
+            assert report.ok and not report.counts
+        elif defect == "warnings":
+            assert report.ok and set(report.counts) == {"RESERVED_FIELD_NAME", "DUPLICATE_KEY"}
+        elif defect in ROW_DEFECTS:
+            assert report.importable and not report.ok
+            assert report.rejected_rows == file.bad_rows > 0
+        elif defect == "schema_drift":
+            assert report.ok  # only the service, which knows the table, can refuse it
+        else:
+            assert not report.importable
+            assert FILE_DEFECTS[defect] in {f.code for f in report.file_errors}
+    assert file.expect == ("FAILED" if defect in FILE_DEFECTS else "FINISHED")
+
+
+def test_run_demo_goes_through_the_real_service(live_service):
+    seen: list[tuple[int, int]] = []
+    with ImportClient(live_service.url, live_service.api_key) as client:
+        summary = run_demo(client, 24, seed=2, workers=6, progress=False,
+                           on_progress=lambda done, total: seen.append((done, total)))
+        records = {r.file_id: r for r in client.list_records() if r.file_id in set(summary.file_ids)}
+    assert summary.imports == 24 and len(set(summary.file_ids)) == 24 == len(records)
+    assert [done for done, _ in seen] == list(range(1, 25)) and {t for _, t in seen} == {24}
+    # The outcomes are the service's: they match what the API says now.
+    assert Counter(r.status for r in records.values()) == summary.statuses
+    assert {"FINISHED", "FAILED"} <= set(summary.statuses)
+    assert set(summary.statuses) <= {"FINISHED", "FAILED", "DELETED"}
+    assert Counter(r.failure_code for r in records.values() if r.failure_code) == summary.failure_codes
+    assert "SCHEMA_MISMATCH" in summary.failure_codes
+    assert any(r.failure_count > 0 for r in records.values() if r.status == "FINISHED")
+
+
+def test_cli_demo_against_a_url(live_service):
+    result = CliRunner().invoke(cli, ["demo", "--url", live_service.url, "--key", live_service.api_key,
+                                      "--count", "10", "--workers", "5", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]  # (stderr has the progress bar)
+    assert first.startswith("10 imports (") and first.endswith(f"on {live_service.url}")
+
+
+def test_cli_demo_embedded_without_serving():
+    result = CliRunner().invoke(cli, ["demo", "--count", "6", "--workers", "3", "--no-serve"],
+                                env={"TOOLKIT_API_URL": ""})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("6 imports (") and " on http://127.0.0.1:" in result.stdout
+
+
+def test_cli_demo_with_a_wrong_key_is_one_line_and_exit_2(live_service):
+    result = CliRunner().invoke(cli, ["demo", "--url", live_service.url, "--key", "wrong", "--count", "3"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1].startswith("Error: ") and "Traceback" not in result.output
