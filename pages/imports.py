@@ -7,7 +7,7 @@ import streamlit as st
 from toolkit.app_support import session
 from toolkit.app_support.aggregations import filter_imports
 from toolkit.app_support.detail import delete_control, rejected_rows_download, show_record
-from toolkit.app_support.records import status_label
+from toolkit.app_support.records import STATUS_HEX, STATUSES
 from toolkit.app_support.ui import filter_controls, show_errors
 
 MAX_PICKER = 1000
@@ -30,12 +30,14 @@ if top[1].button("Refresh", icon=":material/refresh:"):
 filters = filter_controls(imports, key="imports")
 shown = filter_imports(imports, filters)
 st.dataframe(
-    shown.assign(status=shown["status"].map(status_label)),
+    shown.assign(status=shown["status"].map(lambda status: [status]),  # a one-label list: a coloured pill
+                 failure_code=shown["failure_code"].fillna("")),
     hide_index=True,
-    column_order=["status", "file_name", "stream_name", "entity_type", "date_created",
-                  "successful_count", "failure_count", "failure_code", "file_id"],
+    column_order=["status", "failure_code", "file_name", "stream_name", "entity_type", "date_created",
+                  "successful_count", "failure_count", "file_id"],
     column_config={
-        "status": st.column_config.TextColumn("Status"),
+        "status": st.column_config.MultiselectColumn(
+            "Status", options=list(STATUSES), color=[STATUS_HEX[s] + "55" for s in STATUSES]),
         "file_name": "File",
         "stream_name": "Workspace",
         "entity_type": "Entity",

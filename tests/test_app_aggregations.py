@@ -21,7 +21,7 @@ from toolkit.app_support.charts import (
     rows_over_time_chart,
     status_by_workspace_chart,
 )
-from toolkit.app_support.records import IMPORT_COLUMNS, normalize_imports, status_label
+from toolkit.app_support.records import IMPORT_COLUMNS, normalize_imports
 from toolkit.app_support.synthetic import synthetic_imports
 
 UTC = dt.timezone.utc
@@ -146,11 +146,10 @@ def test_time_bucket_follows_the_span():
     assert time_bucket_for(dt.timedelta(seconds=40)) == "second"
 
 
-def test_filter_options_and_status_labels(imports):
+def test_filter_options(imports):
     options = filter_options(imports)
     assert options["workspaces"] == ["ws-eu", "ws-us"]
     assert options["entity_types"] == ["account", "customer"]
-    assert status_label("FINISHED") == "🟢 FINISHED" and status_label(None) == "—"
 
 
 def test_synthetic_records_have_the_list_shape():

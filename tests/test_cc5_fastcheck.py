@@ -1,4 +1,5 @@
-"""The numpy pre-check never changes a result: same findings with it on and off."""
+"""The speed-ups never change a result: same findings with the numpy pre-check and the
+quick path on and off."""
 
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ line_st = st.one_of(
 )
 
 
-def _findings(path: Path, monkeypatch: pytest.MonkeyPatch, fast: bool):
+def _findings(path: Path, monkeypatch: pytest.MonkeyPatch, fast: bool, quick: bool = False):
     monkeypatch.setenv("TOOLKIT_CC5_FASTCHECK", "1" if fast else "0")
+    monkeypatch.setenv("TOOLKIT_CC5_QUICK", "1" if quick else "0")
     with validate(path) as report:
         return ([(f.code, f.line, f.field, f.value, f.message) for f in report.findings],
                 report.data_rows, report.delete_rows, report.rejected_rows)
@@ -54,7 +56,9 @@ def test_same_findings_with_and_without_the_precheck(tmp_path_factory, monkeypat
     path = tmp_path_factory.mktemp("fc") / "f.cc5txt"
     n = sum(1 for line in lines if line.startswith(("10", "90")) and line[:3] in ("10|", "90|") or line in ("10",))
     path.write_text(HEADER + "\n".join(lines) + f"\n99|{n}|\n", encoding="utf-8")
-    assert _findings(path, monkeypatch, True) == _findings(path, monkeypatch, False)
+    exact = _findings(path, monkeypatch, False)
+    assert _findings(path, monkeypatch, True) == exact
+    assert _findings(path, monkeypatch, True, quick=True) == exact
 
 
 def test_every_pool_value_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,3 +78,47 @@ def test_every_pool_value_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert ("since", "00000101") in bad and ("since", "00010101") not in bad
     assert ("credit", "1" * 200) in bad and ("credit", "1e5") not in bad  # values are cut to 200 chars
     assert ("profile", " {}") not in bad and ("profile", '{"a":"x#/#y"}') not in bad
+
+
+CORPUS = Path(__file__).resolve().parent / "cc5_corpus"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CORPUS.glob("*.cc5txt")))
+def test_corpus_same_with_every_path(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    exact = _findings(CORPUS / name, monkeypatch, False)
+    assert _findings(CORPUS / name, monkeypatch, True) == exact
+    assert _findings(CORPUS / name, monkeypatch, True, quick=True) == exact
+
+
+def _clean(tmp_path: Path, rows: list[str], footer: int | None = None, name: str = "q.cc5txt") -> Path:
+    path = tmp_path / name
+    n = len(rows) if footer is None else footer
+    path.write_text(HEADER + "".join(r + "\n" for r in rows) + f"99|{n}|\n", encoding="utf-8")
+    return path
+
+
+def test_quick_path_is_taken_for_a_clean_file_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TOOLKIT_CC5_QUICK", raising=False)
+    good = [f"10|C{i}|1.5|{i}|true|20240115|a,b|{{}}|[]|n|" for i in range(50)]
+    with validate(_clean(tmp_path, good)) as report:
+        assert report.ok and report._scan.rows_table is None and report.data_rows == 50
+    cases = {
+        "dup": good + [good[0]],
+        "bad": good + ["10|X|1.5|x|true|20240115|a|{}|[]|n|"],
+        "delete": good + ["90|C1"],
+        "blank": good[:10] + [""] + good[10:],
+        "no_trailing": good + ["10|Y|1.5|1|true|20240115|a|{}|[]|n"],
+        "json": good + ['10|Z|1.5|1|true|20240115|a|{"a":|[]|n|'],
+    }
+    for name, rows in cases.items():
+        path = _clean(tmp_path, rows, name=f"{name}.cc5txt")
+        got = _findings(path, monkeypatch, True, quick=True)
+        assert got == _findings(path, monkeypatch, False), name
+        with validate(path) as report:
+            assert report._scan.rows_table is not None, name  # the exact engine ran
+    wrong_footer = _clean(tmp_path, good, footer=7, name="footer.cc5txt")
+    assert _findings(wrong_footer, monkeypatch, True, quick=True)[0][0][0] == "FOOTER_COUNT_MISMATCH"
+    crlf = tmp_path / "crlf.cc5txt"
+    crlf.write_bytes(_clean(tmp_path, good).read_bytes().replace(b"\n", b"\r\n"))
+    with validate(crlf) as report:
+        assert report.ok and report._scan.rows_table is not None

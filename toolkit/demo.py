@@ -30,12 +30,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
+
+from toolkit.errors import ImportTimeout
 
 __all__ = [
     "DemoFile",
@@ -234,6 +236,8 @@ _DEFECT_WEIGHTS: dict[str, float] = {
     "missing_footer": 2, "footer_count": 3, "unknown_type": 1, "key_not_in_fields": 1,
     "duplicate_field": 1, "wrong_workspace": 2, "not_uploaded": 1,
 }
+IN_FLIGHT = frozenset({"PENDING_UPLOAD", "ADDED", "QUEUED", "PROCESSING"})
+TERMINAL = frozenset({"FINISHED", "FAILED", "DELETED"})
 #: Share of the imports kept for the second phase (schema drift, deletions).
 _LATE_SHARE = 0.04
 
@@ -324,49 +328,59 @@ def run_demo(
     *,
     seed: int = 7,
     workers: int = 8,
+    timeout: float = 600.0,
     progress: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> DemoSummary:
     """Run ``count`` generated imports through the API behind ``client``.
 
-    ``workers`` imports at a time, asynchronous triggers, small files; the
-    schema-drift files go last, once the tables they drift from exist.
-    ``on_progress(done, total)`` is called after each import ends.
+    ``workers`` threads request, upload and trigger (asynchronously) while
+    the service works through its queue; one list call per half second
+    follows them all. Finished files planned for deletion are then deleted.
+    The schema-drift files go last, once the tables they drift from exist.
+    ``on_progress(done, total)`` is called as imports end. Raises
+    ``ImportTimeout`` if the service has not ended them within ``timeout``.
 
         >>> with toolkit.local_service() as svc:                          # doctest: +SKIP
         ...     summary = run_demo(ImportClient(svc.url, svc.api_key), 300)
         >>> summary.describe()                                            # doctest: +SKIP
-        '300 imports (FINISHED 221, FAILED 73, DELETED 6)'
+        '300 imports (FINISHED 240, FAILED 56, DELETED 4)'
     """
     started = time.perf_counter()
+    deadline = time.monotonic() + timeout
     plan = plan_demo(count, seed=seed)
     summary = DemoSummary(imports=len(plan))
     bar = tqdm(total=len(plan), desc="Demo imports", unit="import", disable=not progress)
+
+    def ended(record: Any) -> None:
+        summary.add(record)
+        bar.update(1)
+        if on_progress is not None:
+            on_progress(summary.done, summary.imports)
+
     try:
         with tempfile.TemporaryDirectory(prefix="toolkit-demo-") as folder, \
                 ThreadPoolExecutor(max_workers=workers) as pool:
-            late = [p for p in plan if p.file.defect == "schema_drift"]
-            main = [p for p in plan if p.file.defect != "schema_drift"]
-            for phase in (main, late):
-                futures = [pool.submit(_run_one, client, p, Path(folder)) for p in phase]
-                try:
-                    for future in as_completed(futures):
-                        summary.add(future.result())
-                        bar.update(1)
-                        if on_progress is not None:
-                            on_progress(summary.done, summary.imports)
-                except BaseException:
-                    for future in futures:  # one import broke: do not start the rest
-                        future.cancel()
-                    raise
+            for phase in ([p for p in plan if p.file.defect != "schema_drift"],
+                          [p for p in plan if p.file.defect == "schema_drift"]):
+                since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=10)  # clock skew
+                file_ids = dict(zip(pool.map(lambda p: _send(client, p, Path(folder)), phase), phase))
+                to_delete: list[str] = []
+                for record in _until_ended(client, set(file_ids), since, deadline):
+                    if file_ids[record.file_id].delete_after and record.status == "FINISHED":
+                        to_delete.append(record.file_id)
+                    else:
+                        ended(record)
+                for record in pool.map(client.delete, to_delete):
+                    ended(record)
     finally:
         bar.close()
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _run_one(client: Any, planned: PlannedImport, folder: Path) -> Any:
-    """Request, upload, trigger (async), wait; then delete if planned. Returns the final record."""
+def _send(client: Any, planned: PlannedImport, folder: Path) -> str:
+    """Request an upload, upload (unless planned otherwise), trigger asynchronously; the file id."""
     file = planned.file
     path = folder / f"{file.workspace}-{file.name}"
     path.write_text(file.data, encoding="utf-8")
@@ -375,11 +389,32 @@ def _run_one(client: Any, planned: PlannedImport, folder: Path) -> Any:
     if planned.upload:
         client.upload(path, target, progress=False)
     client.start_import(target)
-    record = client.wait(target.file_id, timeout=120)
-    if planned.delete_after and record.status == "FINISHED":
-        record = client.delete(target.file_id)
     path.unlink()
-    return record
+    return target.file_id
+
+
+def _until_ended(client: Any, waiting: set[str], since: dt.datetime, deadline: float) -> Iterator[Any]:
+    """Yield each file's final record once it has ended.
+
+    Polls the list of files still in flight (it shrinks as they end, so each
+    poll stays one small call), then reads the ended ones' records.
+    """
+    waiting = set(waiting)
+    while waiting:
+        in_flight = {r.file_id for r in client.list_records(statuses=sorted(IN_FLIGHT), created_after=since)}
+        ended = waiting - in_flight
+        if ended:
+            for record in client.list_records(statuses=sorted(TERMINAL), created_after=since):
+                if record.file_id in ended:
+                    waiting.discard(record.file_id)
+                    yield record
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            some = sorted(waiting)[0]
+            raise ImportTimeout(f"{len(waiting)} demo imports had not ended in time (e.g. {some})",
+                                file_id=some)
+        time.sleep(0.5)
 
 
 @contextmanager

@@ -16,10 +16,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from toolkit.app_support.records import STATUSES
+from toolkit.app_support.records import STATUS_HEX, STATUSES
 
 __all__ = [
-    "STATUS_HEX",
     "status_by_workspace_chart",
     "failure_heatmap",
     "imports_over_time_chart",
@@ -27,16 +26,6 @@ __all__ = [
     "processing_time_chart",
 ]
 
-#: Chart colours per status (same hues as the badges).
-STATUS_HEX: dict[str, str] = {
-    "PENDING_UPLOAD": "#9aa4b2",
-    "ADDED": "#8e6bd8",
-    "QUEUED": "#f0a030",
-    "PROCESSING": "#3b82f6",
-    "FINISHED": "#2e9e5b",
-    "FAILED": "#d64545",
-    "DELETED": "#c4c9d0",
-}
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend_title_text="", height=360)
 
 

@@ -60,7 +60,9 @@ def show_record(record: Any) -> None:
     counts = st.columns(3)
     counts[0].metric("Rows applied", f"{record.successful_count:,}")
     counts[1].metric("Rows rejected", f"{record.failure_count:,}")
-    counts[2].metric("Failure code", record.failure_code or "—")
+    with counts[2]:  # a code is too long for a metric's big font
+        st.markdown("Failure code")
+        st.markdown(f":red-badge[{record.failure_code}]" if record.failure_code else "—")
     if record.status in ("FAILED", "DELETED"):
         st.error(describe_failure(record), icon=":material/error:")
     elif record.status == "FINISHED" and record.failure_count:

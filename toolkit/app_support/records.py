@@ -24,7 +24,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "IN_FLIGHT_STATUSES",
     "STATUS_COLORS",
-    "status_label",
+    "STATUS_HEX",
     "normalize_imports",
     "empty_imports",
 ]
@@ -61,7 +61,7 @@ STATUSES: tuple[str, ...] = (
 TERMINAL_STATUSES: frozenset[str] = frozenset({"FINISHED", "FAILED", "DELETED"})
 IN_FLIGHT_STATUSES: frozenset[str] = frozenset({"PENDING_UPLOAD", "ADDED", "QUEUED", "PROCESSING"})
 
-#: One colour per status, shared by badges and charts (Streamlit badge colours).
+#: One colour per status: Streamlit badge colours (``st.badge``)...
 STATUS_COLORS: dict[str, str] = {
     "PENDING_UPLOAD": "gray",
     "ADDED": "violet",
@@ -71,20 +71,16 @@ STATUS_COLORS: dict[str, str] = {
     "FAILED": "red",
     "DELETED": "gray",
 }
-
-_STATUS_MARKS = {"gray": "⚪", "violet": "🟣", "orange": "🟠", "blue": "🔵", "green": "🟢", "red": "🔴"}
-
-
-def status_label(status: str | None) -> str:
-    """A status with its coloured mark, the badge of a table cell.
-
-        >>> status_label("FAILED")
-        '🔴 FAILED'
-    """
-    if status is None or status is pd.NA or status != status:
-        return "—"
-    return f"{_STATUS_MARKS[STATUS_COLORS.get(status, 'gray')]} {status}"
-
+#: ... and the same hues as hex, for charts and table labels.
+STATUS_HEX: dict[str, str] = {
+    "PENDING_UPLOAD": "#9aa4b2",
+    "ADDED": "#8e6bd8",
+    "QUEUED": "#f0a030",
+    "PROCESSING": "#3b82f6",
+    "FINISHED": "#2e9e5b",
+    "FAILED": "#d64545",
+    "DELETED": "#c4c9d0",
+}
 
 def empty_imports() -> pd.DataFrame:
     """An empty import list with the right columns and dtypes.

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from toolkit.cc5.header import Field, HeadScan, scan_head
 from toolkit.cc5.fastcheck import FastChecker
-from toolkit.cc5.source import LineStats, Progress, batch_schema, fast_source_sql, line_batches, load_exact
+from toolkit.cc5.source import LineStats, Progress, batch_schema, fast_source_sql, line_batches, load_exact, prefetch
 from toolkit.cc5.values import INVALID_CODE, ident, typed_sql, valid_sql
 
 __all__ = ["Scan", "HEADER_ROW_TYPES", "RESERVED_ROW_TYPES"]
@@ -106,8 +106,8 @@ class Scan:
         self.stats = LineStats()
         cb = self.progress.bytes_callback(self.head.size, start, span)
         checker = self.checker()
-        reader = pa.RecordBatchReader.from_batches(
-            batch_schema(checker), line_batches(self.path, self.stats, on_bytes=cb, checker=checker))
+        batches = prefetch(line_batches(self.path, self.stats, on_bytes=cb, checker=checker))
+        reader = pa.RecordBatchReader.from_batches(batch_schema(checker), batches)
         self.con.register(view, reader)
         self._registered.append(view)
         return view
@@ -269,9 +269,13 @@ FROM d
                 self.con.execute(self.rows_sql(source, table))
         else:
             view = self._stream(start, span)
+            order = self.con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
             try:
+                # rows carry their line number: insertion order does not matter, parallelism does
+                self.con.execute("SET preserve_insertion_order = false")
                 self.con.execute(self.rows_sql(view, table))
             finally:
+                self.con.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
                 self._unregister(view)
         self.rows_table = table
         self.footer_line = self.con.execute(f"SELECT min(line) FROM {table} WHERE rt = '99'").fetchall()[0][0]

@@ -43,16 +43,17 @@ def _views(data: pa.Buffer, padded: np.ndarray, win12: np.ndarray, s: np.ndarray
     """Arrow string_view array of the byte ranges [s, e) of ``data`` (no copy of long values)."""
     r = len(s)
     length = (e - s).astype(np.int32)
-    v = np.zeros((r, 16), dtype=np.uint8)
-    v[:, 0:4] = length.view(np.uint8).reshape(r, 4)
-    w = win12[s]
-    short = length <= 12
-    inline = np.where(np.arange(12)[None, :] < length[:, None], w, 0)
-    v[:, 4:16] = np.where(short[:, None], inline, 0)
-    long_rows = np.flatnonzero(~short)
+    v = np.zeros((r, 4), dtype=np.int32)  # 16 bytes per view: length, 12 inline bytes or prefix/buffer/offset
+    v[:, 0] = length
+    b = v.view(np.uint8).reshape(r, 16)
+    short = np.flatnonzero(length <= 12)
+    if len(short):
+        w = win12[s[short]]
+        b[short, 4:16] = np.where(np.arange(12)[None, :] < length[short, None], w, 0)
+    long_rows = np.flatnonzero(length > 12)
     if len(long_rows):
-        v[long_rows, 4:8] = w[long_rows, :4]
-        v[long_rows, 12:16] = s[long_rows].astype(np.int32).view(np.uint8).reshape(-1, 4)
+        b[long_rows, 4:8] = win12[s[long_rows], :4]
+        v[long_rows, 3] = s[long_rows]
     validity = None
     nulls = 0
     if valid is not None:
@@ -133,7 +134,8 @@ class FastChecker:
                 continue
             l = e - s
             if t == "int" or t == "number":
-                width = _INT_MAX_FAST + 1 if t == "int" else _NUMBER_MAX_FAST + 1
+                limit = _INT_MAX_FAST + 1 if t == "int" else _NUMBER_MAX_FAST + 1
+                width = int(min(limit, max(1, l.max())))  # longer values fail the length test below
                 c = _CLASS[win(padded, width)[s]]
                 sign = (c[:, 0] & _SIGN) > 0
                 inside = np.arange(width)[None, :] < l[:, None]

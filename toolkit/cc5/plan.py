@@ -76,7 +76,7 @@ def plan_import(
     database. Call :meth:`ImportPlan.close` when done.
     """
     report = run_validation(path, con, expected_workspace=expected_workspace, max_bytes=max_bytes,
-                            progress=progress, owns_connection=False)
+                            progress=progress, owns_connection=False, allow_quick=False)
     scan = report._scan
     header = report.header
     fields = list(scan.fields)

@@ -37,6 +37,7 @@ class ValidationReport:
         delete_rows: int,
         rejected_rows: int,
         owns_connection: bool,
+        accepted_rows: int | None = None,
     ) -> None:
         self._scan = scan
         self._con = scan.con
@@ -47,6 +48,7 @@ class ValidationReport:
         self.delete_rows = delete_rows
         self.rejected_rows = rejected_rows
         self._owns = owns_connection
+        self._accepted_known = accepted_rows
         self._findings: list[Finding] | None = None
         rows = self._con.execute(f"SELECT code, count(*) FROM {self._table} GROUP BY code ORDER BY code").fetchall()
         self.counts: dict[str, int] = {code: int(n) for code, n in rows}
@@ -79,6 +81,8 @@ class ValidationReport:
 
     @property
     def _accepted(self) -> int:
+        if self._accepted_known is not None:
+            return self._accepted_known
         if self._scan.rows_table is None:
             return 0
         return self._con.execute(

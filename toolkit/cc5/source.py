@@ -1,18 +1,23 @@
-"""The physical lines of a cc5 file as a DuckDB table expression.
+"""The physical lines of a cc5 file, for DuckDB.
 
-Every reader of the file goes through one of two sources, both giving
-``(line BIGINT, raw VARCHAR, enc_ok BOOLEAN)``: ``line`` is the 1-based
-physical line number (lines end at ``\\n``; one ``\\r`` before it is dropped;
-a byte-order mark before line 1 is dropped), ``raw`` the text of the line
-and ``enc_ok`` false when the line was not valid UTF-8 (then shown with U+FFFD).
+Every reader of the file sees ``(line BIGINT, raw VARCHAR, enc_ok BOOLEAN)``:
+``line`` is the 1-based physical line number (lines end at ``\n``; one
+``\r`` before it is dropped; a byte-order mark before line 1 is dropped),
+``raw`` the text of the line and ``enc_ok`` false when the line was not
+valid UTF-8 or held a NUL byte (then shown with U+FFFD).
 
-* **fast**: DuckDB's CSV reader with one VARCHAR column, no quote, no escape,
-  strict mode and ``\\n`` as the only line break; ``row_number() OVER ()``
-  (a streaming window that keeps file order) numbers the lines. It only
-  accepts files whose lines it can split exactly: any ``\\r``, invalid
-  UTF-8 or a ``\\x01`` byte makes it fail, and the caller switches to
-* **exact**: a Python reader that splits the file on ``\\n`` in 16 MB chunks
-  (vectorised with pyarrow) and loads the lines into a DuckDB temp table.
+* :func:`line_batches` is the reader every validation uses: it splits the
+  file on ``\n`` in 16 MB chunks with numpy (no Python object per line) and
+  yields Arrow batches, optionally with the columns of the numpy pre-check
+  (:mod:`toolkit.cc5.fastcheck`). :func:`prefetch` runs it one step ahead of
+  DuckDB in a thread.
+* :func:`fast_source_sql` is DuckDB's CSV reader with one VARCHAR column, no
+  quote, no escape, strict mode and ``\n`` as the only line break, numbered
+  by ``row_number() OVER ()`` (a streaming window that keeps file order). It
+  re-reads a file lazily for typed relations, but only when a pass of the
+  reader showed that DuckDB splits this file exactly the same way (DuckDB
+  treats a lone ``\r`` as a line break and rejects invalid UTF-8); otherwise
+  :func:`load_exact` loads the reader's lines into a temp table once.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ def connect(*, memory_limit: str | None = None, threads: int | None = None) -> d
     if threads:
         config["threads"] = str(threads)
     con = duckdb.connect(":memory:", config=config)
+    con.execute("SET enable_progress_bar = false")  # no bar of DuckDB's own on the CLI's stdout
     weakref.finalize(con, shutil.rmtree, tmp, True)
     return con
 
@@ -196,6 +202,54 @@ def line_batches(path: str | os.PathLike[str], stats: LineStats | None = None,
             if final:
                 break
     stats.done = True
+
+
+def prefetch(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
+    """Produce the batches in a background thread, ``depth`` ahead of the consumer.
+
+    The reader's numpy work then overlaps DuckDB's processing of the previous
+    batches. Errors are raised in the consumer; closing the consumer stops the
+    producer.
+    """
+    import queue
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def work() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        q.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(exc)
+
+    t = threading.Thread(target=work, daemon=True, name="cc5-reader")
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while t.is_alive():
+            try:
+                q.get_nowait()
+            except Exception:  # noqa: BLE001
+                pass
+            t.join(0.05)
 
 
 LINE_SCHEMA = pa.schema([("line", pa.int64()), ("raw", pa.large_string()), ("enc_ok", pa.bool_())])

@@ -37,18 +37,23 @@ def run_validation(
     max_bytes: int | None = None,
     progress: bool | None = None,
     owns_connection: bool = False,
+    allow_quick: bool = True,
 ) -> ValidationReport:
-    """Validate ``path`` on ``con``; the report's tables live on ``con``."""
+    """Validate ``path`` on ``con``; the report's tables live on ``con``.
+
+    ``allow_quick``: try the quick path first (:mod:`toolkit.cc5.quick`);
+    ``plan_import`` turns it off because it needs the per-line table.
+    """
     p = check_path(path)
     label = str(path)
     bar = Progress(progress, f"validate {p.name}")
     try:
-        return _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection)
+        return _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, allow_quick)
     finally:
         bar.close()
 
 
-def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection) -> ValidationReport:
+def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, allow_quick) -> ValidationReport:
     try:
         size = p.stat().st_size
     except OSError as exc:
@@ -85,6 +90,17 @@ def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection) -> 
             "WORKSPACE_MISMATCH", header.lines[1],
             f"row 01 names workspace {quote_value(header.workspace_id)}, the upload is for "
             f"{quote_value(expected_workspace)}", value=header.workspace_id, file=label))
+
+    if allow_quick:
+        from toolkit.cc5.quick import try_quick
+
+        quick = try_quick(scan)
+        if quick is not None:
+            _insert(con, table, findings)
+            bar.set(100.0)
+            return ValidationReport(scan=scan, findings_table=table, data_rows=quick.data_rows, delete_rows=0,
+                                    rejected_rows=0, owns_connection=owns_connection,
+                                    accepted_rows=quick.data_rows)
 
     rows = scan.build_rows(0.0, 90.0)
     footer = scan.footer_line

@@ -56,7 +56,8 @@ def format_report(report: Any, *, per_code: int = _SHOWN_PER_CODE) -> str:
         info = FINDING_CODES[code]
         n = report.counts[code]
         lines = report.first_lines(code, 5)
-        where = ("lines " + ", ".join(map(str, lines)) + (" ..." if n > len(lines) else "")) if lines else "file"
+        word = "line" if len(lines) == 1 and n == 1 else "lines"
+        where = (f"{word} " + ", ".join(map(str, lines)) + (" ..." if n > len(lines) else "")) if lines else "whole file"
         out.append(f"  {code} ({info.severity}, {info.level}) x{n}: {where}")
         for finding in report.iter_findings(code=code, limit=per_code):
             out.append(f"    {finding}")
@@ -118,7 +119,7 @@ def preview_command(
         if df.empty:
             typer.echo("(no data rows)")
             return
-        types = ["line"] + [f"{f.type}" for f in cc5.header.fields]
+        types = ["type"] + [f"{f.type}" for f in cc5.header.fields]
         df.columns = ["line", *[f.code for f in cc5.header.fields]]
         with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 40):
             shown = df.astype(object).where(df.notna(), None)

@@ -8,7 +8,10 @@ workspace and entity type: ``data."<workspace>/<entity type>"``.
 Concurrency: one database instance; every thread works on its own cursor.
 DuckDB's MVCC lets status look-ups read while an import's transaction runs;
 short record updates are serialised by a lock, and imports into the same
-table by a per-table lock, so transactions never conflict.
+table by a per-table lock, so transactions never conflict. Records are
+cached (written through after each commit), since a 28-column DuckDB
+look-up costs ~2 ms of CPU and status polling is the hot path; this
+process must be the database's only writer (DuckDB enforces that).
 
     >>> store = DuckDBStore(":memory:")
     >>> store.table_name("ws-eu", "customer")
@@ -21,6 +24,7 @@ import itertools
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields as dataclass_fields
@@ -49,6 +53,7 @@ _SQL_TYPES = {
     "size": "BIGINT", "uploaded_at": "DOUBLE", "process_start_time": "DOUBLE",
     "process_end_time": "DOUBLE", "rejected_key": "VARCHAR", "attempts": "INTEGER",
 }
+_CACHE_SIZE = 20_000
 _FINDING_COLUMNS = ["line", "code", "severity", "level", "field", "value", "message"]
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS files ("
@@ -98,6 +103,11 @@ class DuckDBStore:
             self._db.execute(statement)
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        # Status look-ups are the hot path: records are cached, written through
+        # by every write (this process is the database's only writer).
+        self._cache: OrderedDict[str, FileRecord] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._writes = 0  # bumped by every cached write; see get_file
         self._tables_guard = threading.Lock()
         self._table_locks: dict[tuple[str, str], threading.Lock] = {}
         self._closed = False
@@ -128,22 +138,59 @@ class DuckDBStore:
         raise AssertionError("unreachable")
 
     # -- file records --------------------------------------------------------
+    # -- the record cache ------------------------------------------------------
+    def _cached(self, record: FileRecord | None) -> FileRecord | None:
+        """Remember a record just committed (call after the commit)."""
+        if record is not None:
+            with self._cache_lock:
+                self._writes += 1
+                self._cache[record.file_id] = record
+                self._cache.move_to_end(record.file_id)
+                while len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return record
+
+    def _forget_all(self) -> None:
+        with self._cache_lock:
+            self._writes += 1
+            self._cache.clear()
+
+    # -- file records --------------------------------------------------------
     def create_file(self, record: FileRecord) -> None:
         """Insert a new record."""
         values = [_db_value(name, getattr(record, name)) for name in _COLUMNS]
         sql = f"INSERT INTO files ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-        self._write(lambda cur: cur.execute(sql, values))
+
+        def action(cur: duckdb.DuckDBPyConnection) -> None:
+            cur.execute(sql, values)
+            self._cached(record)
+
+        self._write(action)
 
     def get_file(self, file_id: str) -> FileRecord | None:
         """The record with this id, or None."""
+        with self._cache_lock:
+            record = self._cache.get(file_id)
+            writes = self._writes
+        if record is not None:
+            return record
         row = self._cursor().execute(
             f"SELECT {', '.join(_COLUMNS)} FROM files WHERE file_id = ?", [file_id]
-        ).fetchone()
-        return _record_from_row(row) if row else None
+        ).fetchall()
+        record = _record_from_row(row[0]) if row else None
+        if record is not None:
+            with self._cache_lock:
+                # Cache what was read only if nothing was written meanwhile:
+                # otherwise this row may already be stale.
+                if self._writes == writes:
+                    self._cache[file_id] = record
+                    while len(self._cache) > _CACHE_SIZE:
+                        self._cache.popitem(last=False)
+        return record
 
     def count_files(self) -> int:
         """How many records exist."""
-        return int(self._cursor().execute("SELECT count(*) FROM files").fetchone()[0])
+        return int(self._cursor().execute("SELECT count(*) FROM files").fetchall()[0][0])
 
     def list_files(self, query: FileQuery) -> tuple[int, list[FileRecord]]:
         """(total matching, the requested page newest first)."""
@@ -162,7 +209,7 @@ class DuckDBStore:
             params.append(float(query.created_before))
         condition = " AND ".join(where)
         cur = self._cursor()
-        total = cur.execute(f"SELECT count(*) FROM files WHERE {condition}", params).fetchone()[0]
+        total = cur.execute(f"SELECT count(*) FROM files WHERE {condition}", params).fetchall()[0][0]
         rows = cur.execute(
             f"SELECT {', '.join(_COLUMNS)} FROM files WHERE {condition} "
             "ORDER BY date_created DESC, file_id DESC LIMIT ? OFFSET ?",
@@ -181,8 +228,8 @@ class DuckDBStore:
                f"RETURNING {', '.join(_COLUMNS)}")
 
         def action(cur: duckdb.DuckDBPyConnection) -> FileRecord | None:
-            row = cur.execute(sql, [*params, file_id, list(from_statuses)]).fetchone()
-            return _record_from_row(row) if row else None
+            row = cur.execute(sql, [*params, file_id, list(from_statuses)]).fetchall()
+            return self._cached(_record_from_row(row[0])) if row else None
 
         return self._write(action)
 
@@ -196,16 +243,21 @@ class DuckDBStore:
         )
 
         def action(cur: duckdb.DuckDBPyConnection) -> FileRecord | None:
-            row = cur.execute(sql, [now]).fetchone()
-            return _record_from_row(row) if row else None
+            row = cur.execute(sql, [now]).fetchall()
+            return self._cached(_record_from_row(row[0])) if row else None
 
         return self._write(action)
 
     def requeue_interrupted(self) -> int:
         """PROCESSING files go back to QUEUED (only call when no import runs)."""
-        return self._write(lambda cur: len(cur.execute(
-            f"UPDATE files SET status = '{QUEUED}' WHERE status = '{PROCESSING}' RETURNING file_id"
-        ).fetchall()))
+        def action(cur: duckdb.DuckDBPyConnection) -> int:
+            moved = len(cur.execute(
+                f"UPDATE files SET status = '{QUEUED}' WHERE status = '{PROCESSING}' RETURNING file_id"
+            ).fetchall())
+            self._forget_all()
+            return moved
+
+        return self._write(action)
 
     def files_with_status(self, status: str, *, limit: int = 1000) -> list[FileRecord]:
         """Records in ``status``, oldest first."""
@@ -288,7 +340,8 @@ class DuckDBStore:
         keys = list(plan.keys)
         row = con.execute(
             "SELECT key_fields FROM data_tables WHERE workspace_id = ? AND entity_type = ?", [ws, entity]
-        ).fetchone()
+        ).fetchall()
+        row = row[0] if row else None
         if row is None:
             columns = ", ".join(f"{quote_ident(code)} {sql_type}" for code, sql_type in fields)
             con.execute(f"CREATE TABLE {table} ({columns})")
@@ -309,7 +362,7 @@ class DuckDBStore:
         }
         for code, sql_type in fields:
             found = current.get(code.lower())
-            wanted = con.execute(f"SELECT typeof(CAST(NULL AS {sql_type}))").fetchone()[0]
+            wanted = con.execute(f"SELECT typeof(CAST(NULL AS {sql_type}))").fetchall()[0][0]
             if found is None:
                 con.execute(f"ALTER TABLE {table} ADD COLUMN {quote_ident(code)} {sql_type}")
             elif found[1] != wanted:
@@ -342,7 +395,8 @@ class DuckDBStore:
                     f"RETURNING {', '.join(_COLUMNS)}",
                     [int(plan.successful_count), int(plan.failure_count), now, rejected_key,
                      record.entity_type, record.file_id],
-                ).fetchone()
+                ).fetchall()
+                row = row[0] if row else None
                 if row is None:
                     raise StateChanged(f"file {record.file_id} is no longer PROCESSING")
                 con.execute("COMMIT")
@@ -352,7 +406,7 @@ class DuckDBStore:
             finally:
                 con.unregister("_tk_touched")
                 con.unregister("_tk_upserts")
-        return _record_from_row(row)
+        return self._cached(_record_from_row(row))  # type: ignore[return-value]
 
     def fail_file(
         self, record: FileRecord, *, code: str, message: str, now: float,
@@ -370,14 +424,15 @@ class DuckDBStore:
                     f"entity_type = ? WHERE file_id = ? AND status = '{PROCESSING}' "
                     f"RETURNING {', '.join(_COLUMNS)}",
                     [code, message, failure_count, now, rejected_key, record.entity_type, record.file_id],
-                ).fetchone()
+                ).fetchall()
+                row = row[0] if row else None
                 if row is None:
                     raise StateChanged(f"file {record.file_id} is no longer PROCESSING")
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-            return _record_from_row(row)
+            return self._cached(_record_from_row(row))  # type: ignore[return-value]
 
         if con is not None:  # the engine's relations live on that connection
             return action(con)

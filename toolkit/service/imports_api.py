@@ -31,12 +31,12 @@ _CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
 router = APIRouter(prefix="/v1/imports", tags=["imports"], responses=_ERRORS)
 
 
-def _service(request: Request) -> ImportService:
+async def _service(request: Request) -> ImportService:
     return request.app.state.service
 
 
-def _key(request: Request, presented: Annotated[str | None, Security(_key_header)]) -> ApiKey:
-    return _service(request).authenticate(presented)
+async def _key(request: Request, presented: Annotated[str | None, Security(_key_header)]) -> ApiKey:
+    return request.app.state.service.authenticate(presented)
 
 
 Service = Annotated[ImportService, Depends(_service)]

@@ -33,16 +33,16 @@ _CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
 router = APIRouter(tags=["portal"], responses=_ERRORS)
 
 
-def _service(request: Request) -> ImportService:
+async def _service(request: Request) -> ImportService:
     return request.app.state.service
 
 
-def _key(
+async def _key(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> ApiKey:
     presented = credentials.credentials if credentials is not None else None
-    return _service(request).authenticate(presented)
+    return request.app.state.service.authenticate(presented)
 
 
 Service = Annotated[ImportService, Depends(_service)]

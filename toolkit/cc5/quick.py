@@ -1,0 +1,131 @@
+"""The quick path of validate(): a clean file proven clean by DuckDB's parallel CSV parser.
+
+Most files a team validates are fine. For them one parallel DuckDB pass is
+enough: DuckDB's CSV reader splits every line on ``|`` into one VARCHAR
+column per field (strict mode, ``\\n`` lines, the 4 header lines skipped,
+lines it cannot split dropped), the same SQL value checks as the exact
+engine run on those columns, and the key hashes are kept to look for
+duplicates. Meanwhile a Python thread counts the file's lines and looks for
+``\\r``, NUL and ``\\x01`` bytes and reads the last line.
+
+The quick path only ever concludes *"no row-level finding, no duplicate
+key, the footer is right"*; when anything is off (a line DuckDB dropped, a
+bad value, a 90 row, a duplicate key hash, a ``\\r``, a footer problem...)
+it gives up and :func:`toolkit.cc5.validate` runs the exact engine, which
+finds and locates every problem. So both paths report the same findings;
+``TOOLKIT_CC5_QUICK=0`` turns the quick path off (the tests compare both).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+import duckdb
+
+from toolkit.cc5.engine import Scan
+from toolkit.cc5.source import MAX_LINE_SIZE, _BUFFER_SIZE
+from toolkit.cc5.values import lit, typed_sql, valid_sql
+
+__all__ = ["QuickResult", "try_quick"]
+
+
+@dataclass
+class QuickResult:
+    data_rows: int
+    footer_line: int
+    last_line: int
+
+
+class _Bytes:
+    """Line count and odd bytes of the file, computed in a thread."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.newlines = 0
+        self.odd = False  # \r, NUL or \x01 somewhere
+        self.tail = b""
+        self.ends_with_newline = True
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True, name="cc5-linecount")
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            last = b""
+            with open(self.path, "rb") as fh:
+                while chunk := fh.read(16 << 20):
+                    self.newlines += chunk.count(b"\n")
+                    if not self.odd and (b"\r" in chunk or b"\x00" in chunk or b"\x01" in chunk):
+                        self.odd = True
+                    last = (last + chunk)[-65536:]
+            self.ends_with_newline = last.endswith(b"\n")
+            self.tail = last
+        except BaseException as exc:  # noqa: BLE001
+            self.error = exc
+
+    def join(self) -> None:
+        self.thread.join()
+
+
+def try_quick(scan: Scan) -> QuickResult | None:
+    """Prove the file clean in one parallel pass, or return None (then run the exact engine)."""
+    if os.environ.get("TOOLKIT_CC5_QUICK", "1") == "0":
+        return None
+    head = scan.head
+    fields = scan.fields
+    keys = scan.keys
+    if head.header_lines != [1, 2, 3, 4] or not fields or not keys or any(fi is None for _k, fi in keys):
+        return None
+    if any(f.level == "file" for f in head.findings):
+        return None  # nothing would import anyway: the exact engine reports everything
+    counter = _Bytes(str(scan.path))
+    con = scan.con
+    n = len(fields)
+    cols = ["rt"] + [f"c{i}" for i in range(n)] + ["trail"]
+    columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in cols) + "}"
+    src = (f"read_csv({lit(str(scan.path))}, columns={columns}, delim='|', header=false, quote='', escape='', "
+           f"comment='', auto_detect=false, strict_mode=true, new_line='\\n', skip=4, ignore_errors=true, "
+           f"compression='none', max_line_size={MAX_LINE_SIZE}, buffer_size={_BUFFER_SIZE})")
+    bad = ["rt IS DISTINCT FROM '10'", "trail IS NOT NULL"]
+    for i, f in enumerate(fields):
+        check = valid_sql(f.type, f"c{i}")
+        if check is not None:
+            bad.append(f"(c{i} IS NOT NULL AND NOT {check})")
+    key_exprs = []
+    for _k, fi in keys:
+        bad.append(f"c{fi} IS NULL")
+        key_exprs.append(typed_sql(fields[fi].type, f"c{fi}", checked=True))
+    table = scan.name("quick")
+    order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    try:
+        con.execute("SET preserve_insertion_order = false")
+        with scan.progress.query(con, 0.0, 90.0):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT hash({', '.join(key_exprs)}) AS h, "
+                        f"({' OR '.join(bad)}) AS bad FROM {src}")
+        rows, n_bad = con.execute(f"SELECT count(*), count_if(bad) FROM {table}").fetchall()[0]
+        if n_bad:
+            return None
+        dups = con.execute(f"SELECT count(*) FROM (SELECT h FROM {table} GROUP BY h HAVING count(*) > 1)"
+                           ).fetchall()[0][0]
+    except (duckdb.InvalidInputException, duckdb.ConversionException):
+        return None
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+        counter.join()
+    if counter.error is not None or counter.odd or dups:
+        return None
+    last_line = counter.newlines + (0 if counter.ends_with_newline else 1)
+    if rows != last_line - 5:
+        return None  # DuckDB dropped lines (90 rows, blank lines, bad counts...) or the footer is not last
+    text = counter.tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    parts = text.split(b"|")
+    if parts[0] != b"99" or len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) != rows:
+        return None
+    scan.stats.done = True  # the file is UTF-8 without \r, NUL or \x01 (every line parsed)
+    scan.stats.max_line = 0
+    scan.footer_line = last_line
+    scan._footer_known = True
+    return QuickResult(data_rows=int(rows), footer_line=last_line, last_line=last_line)
