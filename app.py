@@ -23,12 +23,14 @@ navigation = st.navigation(
     ]
 )
 
-with st.sidebar:
-    with show_errors("Connecting to the import API"):
-        target = session.current_target()
-        st.caption("Import API")
-        st.markdown(f"**{'Embedded local service' if target.embedded else 'Configured API'}**  \n`{target.url}`")
-        st.caption(f"{target.api} API")
-        session.ensure_demo_data(target)
+target = None
+with st.sidebar, show_errors("Connecting to the import API"):
+    target = session.current_target()
+    st.caption("Import API")
+    st.markdown(f"**{'Embedded local service' if target.embedded else 'Configured API'}**  \n`{target.url}`")
+    st.caption(f"{target.api} API")
+if target is not None:
+    with show_errors("Loading the demo data"):
+        session.ensure_demo_data(target)  # first start of an empty embedded service only
 
 navigation.run()

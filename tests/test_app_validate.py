@@ -152,3 +152,50 @@ def test_text_that_is_not_cc5_and_binary_bytes_are_findings_not_crashes(app_api)
     findings = next(d.value for d in app.dataframe if "message" in d.value.columns)
     assert "NOT_UTF8" in set(findings["code"])
     assert list(findings.loc[findings["code"] == "NOT_UTF8", "line"]) == [5]
+
+
+def test_a_failed_upload_is_an_error_and_leaves_no_pending_file(app_api, monkeypatch):
+    from toolkit.client import ImportClient
+    from toolkit.errors import UploadError
+
+    requested: list[str] = []
+    real_request = ImportClient.request_upload
+
+    def remember(self, *args, **kwargs):
+        target = real_request(self, *args, **kwargs)
+        requested.append(target.file_id)
+        return target
+
+    def broken_upload(self, path, target, progress=True, *, on_progress=None):
+        on_progress(10, 100)
+        raise UploadError("Upload of x to storage failed: connection reset", step="transfer")
+
+    monkeypatch.setattr(ImportClient, "request_upload", remember)
+    monkeypatch.setattr(ImportClient, "upload", broken_upload)
+    file = demo_text("clean", rows=3)
+    app = upload(file.name, file.data.encode())
+    app.button(key="validate.import_button").click().run()
+    assert not app.exception
+    assert [e.value for e in app.error] == [
+        f"Importing {file.name} failed: Upload of x to storage failed: connection reset"]
+    assert IMPORT_STATE_KEY not in app.session_state
+    assert not app.button(key="validate.import_button").disabled  # try again
+    with ImportClient(app_api.url, app_api.api_key) as client:
+        assert client.status(requested[0]).status == "DELETED"
+
+
+def test_the_upload_progress_callback_follows_the_bytes(live_service, tmp_path):
+    """The page's upload bar is fed by ImportClient.upload(on_progress=...)."""
+    from toolkit.client import ImportClient
+
+    path = tmp_path / "big.cc5txt"
+    path.write_bytes(b"x" * (3 * 1024 * 1024 + 5))  # several chunks; content does not matter here
+    seen: list[tuple[int, int]] = []
+    with ImportClient(live_service.url, live_service.api_key) as client:
+        target = client.request_upload(path.name, workspace="ws-app-progress", entity_type="customer",
+                                       bucket_id="bk-main")
+        client.upload(path, target, progress=False, on_progress=lambda sent, total: seen.append((sent, total)))
+        client.delete(target.file_id)
+    size = path.stat().st_size
+    assert len(seen) >= 4 and seen[-1] == (size, size)
+    assert [sent for sent, _ in seen] == sorted(sent for sent, _ in seen)

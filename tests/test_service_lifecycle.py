@@ -174,3 +174,38 @@ def test_tables_are_per_workspace_and_entity(svc: Any, client: TestClient, tmp_p
     _sync_import(client, make_cc5(tmp_path, rows=4, workspace="ws-a", entity="supplier"), workspace="ws-a")
     assert [len(_table(svc, ws, entity)) for ws, entity in (("ws-a", "customer"), ("ws-b", "customer"),
                                                             ("ws-a", "supplier"))] == [2, 3, 4]
+
+
+def test_concurrent_imports_into_one_table(make_service: Any, tmp_path: Path) -> None:
+    svc = make_service(workers=2)
+    svc.start()
+    client = TestClient(svc.app, raise_server_exceptions=False)
+    ids = []
+    for n in range(4):  # overlapping key ranges; each file also deletes a key of the previous one
+        data = portal_upload(client, make_cc5(tmp_path, rows=300, start=n * 200, deletes=[n * 200 - 1] if n else [],
+                                              name=f"part{n}.cc5txt"))
+        client.post("/appdata/import/file/async", json={"FileType": "cc5", "FileId": data["FileId"]},
+                    headers=bearer("key-all"))
+        ids.append(data["FileId"])
+    deadline = time.time() + 120
+    while time.time() < deadline and any(svc.store.get_file(i).status != "FINISHED" for i in ids):
+        time.sleep(0.1)
+    assert [svc.store.get_file(i).status for i in ids] == ["FINISHED"] * 4
+    # Files of one workspace apply one at a time in queue order, so each
+    # deletion of a key of the previous file sticks.
+    codes = [int(c[1:]) for c in _table(svc)["customer_code"]]
+    assert codes == sorted(set(range(900)) - {199, 399, 599})
+
+
+def test_storage_failure_fails_the_file(svc: Any, client: TestClient, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.service.storage import StorageError
+
+    def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise StorageError("S3 GetObject failed: connection refused")
+
+    monkeypatch.setattr(svc.storage, "download", unreachable)
+    file = _sync_import(client, make_cc5(tmp_path, rows=2))
+    assert (file["Status"], file["FailureCode"]) == ("FAILED", "STORAGE_ERROR")
+    assert "connection refused" in file["FailureMessage"]
+    assert _table(svc) is None

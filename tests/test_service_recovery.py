@@ -49,7 +49,7 @@ def test_queued_and_interrupted_files_finish_once_after_restart(make_service: An
     second = make_service(store=store)
     second.start()
     for data in (queued, busy):
-        _wait_status(lambda: second.store.get_file(data["FileId"]).status, ("FINISHED", "FAILED"))
+        _wait_status(lambda file_id=data["FileId"]: second.store.get_file(file_id).status, ("FINISHED", "FAILED"))
     records = {d["FileId"]: second.store.get_file(d["FileId"]) for d in (done, queued, busy)}
     assert [r.status for r in records.values()] == ["FINISHED"] * 3
     assert records[queued["FileId"]].attempts == 2 and records[done["FileId"]].attempts == 1

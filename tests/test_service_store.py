@@ -41,8 +41,8 @@ def test_transition_is_compare_and_set(store: DuckDBStore) -> None:
 
 
 def test_claim_takes_the_oldest_queued_once(store: DuckDBStore) -> None:
-    newer = _record(store, now=2.0, status="QUEUED")
-    older = _record(store, now=1.0, status="QUEUED")
+    newer = _record(store, "ws-b", now=2.0, status="QUEUED")
+    older = _record(store, "ws-a", now=1.0, status="QUEUED")
     claimed = store.claim_next_queued(now=5.0)
     assert claimed.file_id == older.file_id and claimed.status == "PROCESSING"
     assert claimed.process_start_time == 5.0 and claimed.attempts == 1
@@ -53,7 +53,7 @@ def test_claim_takes_the_oldest_queued_once(store: DuckDBStore) -> None:
 
 
 def test_concurrent_claims_never_hand_out_a_file_twice(store: DuckDBStore) -> None:
-    ids = {_record(store, now=float(i), status="QUEUED").file_id for i in range(40)}
+    ids = {_record(store, f"ws-{i}", now=float(i), status="QUEUED").file_id for i in range(40)}
     claimed: list[str] = []
 
     def claim() -> None:
@@ -101,3 +101,14 @@ def test_open_failure_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "dir.duckdb").mkdir()
     with pytest.raises(ConfigError, match="Cannot open the store"):
         DuckDBStore(tmp_path / "dir.duckdb")
+
+
+def test_one_file_per_workspace_at_a_time_in_queue_order(store: DuckDBStore) -> None:
+    a1 = _record(store, "ws-a", now=1.0, status="QUEUED", queued_at=20.0)
+    a2 = _record(store, "ws-a", now=2.0, status="QUEUED", queued_at=10.0)  # queued first
+    b1 = _record(store, "ws-b", now=3.0, status="QUEUED", queued_at=30.0)
+    assert store.claim_next_queued(now=5.0).file_id == a2.file_id
+    assert store.claim_next_queued(now=5.0).file_id == b1.file_id  # ws-a is busy
+    assert store.claim_next_queued(now=5.0) is None
+    store.transition(a2.file_id, from_statuses=("PROCESSING",), to_status="FINISHED")
+    assert store.claim_next_queued(now=6.0).file_id == a1.file_id

@@ -18,6 +18,7 @@ finds and locates every problem. So both paths report the same findings;
 
 from __future__ import annotations
 
+import codecs
 import os
 import threading
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class _Bytes:
     def __init__(self, path: str) -> None:
         self.path = path
         self.newlines = 0
-        self.odd = False  # \r, NUL or \x01 somewhere
+        self.odd = False  # \r, NUL, \x01 or invalid UTF-8 somewhere
         self.tail = b""
         self.ends_with_newline = True
         self.error: BaseException | None = None
@@ -54,12 +55,22 @@ class _Bytes:
     def _run(self) -> None:
         try:
             last = b""
+            decoder = codecs.getincrementaldecoder("utf-8")()
             with open(self.path, "rb") as fh:
                 while chunk := fh.read(16 << 20):
                     self.newlines += chunk.count(b"\n")
                     if not self.odd and (b"\r" in chunk or b"\x00" in chunk or b"\x01" in chunk):
                         self.odd = True
+                    if not self.odd and not chunk.isascii():
+                        try:
+                            decoder.decode(chunk)
+                        except UnicodeDecodeError:
+                            self.odd = True  # invalid UTF-8: DuckDB may not drop such a line
                     last = (last + chunk)[-65536:]
+                try:
+                    decoder.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    self.odd = True
             self.ends_with_newline = last.endswith(b"\n")
             self.tail = last
         except BaseException as exc:  # noqa: BLE001
@@ -96,25 +107,25 @@ def try_quick(scan: Scan) -> QuickResult | None:
     key_exprs = []
     for _k, fi in keys:
         bad.append(f"c{fi} IS NULL")
-        key_exprs.append(typed_sql(fields[fi].type, f"c{fi}", checked=True))
-    table = scan.name("quick")
+        # a raw string value stands for itself (decoding is one-to-one); other types compare typed
+        ftype = fields[fi].type
+        key_exprs.append(f"c{fi}" if ftype == "string" else typed_sql(ftype, f"c{fi}", checked=True))
     order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     try:
         con.execute("SET preserve_insertion_order = false")
         with scan.progress.query(con, 0.0, 90.0):
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT hash({', '.join(key_exprs)}) AS h, "
-                        f"({' OR '.join(bad)}) AS bad FROM {src}")
-        rows, n_bad = con.execute(f"SELECT count(*), count_if(bad) FROM {table}").fetchall()[0]
-        if n_bad:
-            return None
-        dups = con.execute(f"SELECT count(*) FROM (SELECT h FROM {table} GROUP BY h HAVING count(*) > 1)"
-                           ).fetchall()[0][0]
+            rows, n_bad, distinct = con.execute(
+                f"SELECT count(*), count_if({' OR '.join(bad)}), count(DISTINCT hash({', '.join(key_exprs)})) "
+                f"FROM {src}"
+            ).fetchall()[0]
     except (duckdb.InvalidInputException, duckdb.ConversionException):
         return None
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
-        con.execute(f"DROP TABLE IF EXISTS {table}")
         counter.join()
+    dups = rows - distinct
+    if n_bad:
+        return None
     if counter.error is not None or counter.odd or dups:
         return None
     last_line = counter.newlines + (0 if counter.ends_with_newline else 1)

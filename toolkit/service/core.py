@@ -142,8 +142,9 @@ class ImportService:
                     changed += done is not None
                 continue
             target = QUEUED if record.api == "imports" else ADDED
+            extra = {"queued_at": now} if target == QUEUED else {}
             done = self.store.transition(record.file_id, from_statuses=(PENDING_UPLOAD,), to_status=target,
-                                         size=info.size, uploaded_at=info.last_modified)
+                                         size=info.size, uploaded_at=info.last_modified, **extra)
             if done is not None:
                 changed += 1
                 if target == QUEUED:
@@ -170,6 +171,8 @@ class ImportService:
             changes["description"] = description
         if wait:
             changes.update(process_start_time=self.clock(), attempts=record.attempts + 1)
+        else:
+            changes["queued_at"] = self.clock()
         updated = self.store.transition(file_id, from_statuses=(PENDING_UPLOAD, ADDED),
                                         to_status=PROCESSING if wait else QUEUED, **changes)
         if updated is None:  # someone else moved it meanwhile

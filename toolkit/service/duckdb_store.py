@@ -50,7 +50,7 @@ _SQL_TYPES = {
     "folder": "VARCHAR", "category": "VARCHAR", "tags": "VARCHAR", "metadata": "VARCHAR",
     "action_id": "VARCHAR", "description": "VARCHAR", "failure_code": "VARCHAR",
     "failure_message": "VARCHAR", "successful_count": "BIGINT", "failure_count": "BIGINT",
-    "size": "BIGINT", "uploaded_at": "DOUBLE", "process_start_time": "DOUBLE",
+    "size": "BIGINT", "uploaded_at": "DOUBLE", "queued_at": "DOUBLE", "process_start_time": "DOUBLE",
     "process_end_time": "DOUBLE", "rejected_key": "VARCHAR", "attempts": "INTEGER",
 }
 _CACHE_SIZE = 20_000
@@ -76,7 +76,7 @@ def quote_ident(name: str) -> str:
 
 
 def _record_from_row(row: tuple[Any, ...]) -> FileRecord:
-    values = dict(zip(_COLUMNS, row))
+    values = dict(zip(_COLUMNS, row, strict=True))
     for name in _JSON_COLUMNS:
         values[name] = json.loads(values[name]) if values[name] else ([] if name == "tags" else {})
     return FileRecord(**values)
@@ -101,6 +101,9 @@ class DuckDBStore:
             raise ConfigError(f"Cannot open the store {self.path}: {exc}") from None
         for statement in _SCHEMA:
             self._db.execute(statement)
+        for name in _COLUMNS:  # stores made by an earlier version lack newer columns
+            column_type = _SQL_TYPES[name].replace(" NOT NULL", "")
+            self._db.execute(f"ALTER TABLE files ADD COLUMN IF NOT EXISTS {name} {column_type}")
         self._local = threading.local()
         self._write_lock = threading.Lock()
         # Status look-ups are the hot path: records are cached, written through
@@ -234,11 +237,15 @@ class DuckDBStore:
         return self._write(action)
 
     def claim_next_queued(self, *, now: float) -> FileRecord | None:
-        """Move the oldest QUEUED file to PROCESSING; None when the queue is empty."""
+        """Move the first QUEUED file of a workspace with no import running to
+        PROCESSING; None when there is none."""
+        # One file per workspace at a time, in queue order: a later file of a
+        # workspace never overtakes an earlier one.
         sql = (
             "UPDATE files SET status = 'PROCESSING', process_start_time = ?, attempts = attempts + 1 "
-            "WHERE file_id = (SELECT file_id FROM files WHERE status = 'QUEUED' "
-            "ORDER BY date_created, file_id LIMIT 1) AND status = 'QUEUED' "
+            "WHERE file_id = (SELECT file_id FROM files f WHERE status = 'QUEUED' AND NOT EXISTS ("
+            "SELECT 1 FROM files p WHERE p.status = 'PROCESSING' AND p.workspace_id = f.workspace_id) "
+            "ORDER BY queued_at NULLS FIRST, date_created, file_id LIMIT 1) AND status = 'QUEUED' "
             f"RETURNING {', '.join(_COLUMNS)}"
         )
 
@@ -275,7 +282,7 @@ class DuckDBStore:
             "ORDER BY line NULLS FIRST, code LIMIT ?",
             [file_id, limit],
         ).fetchall()
-        return [dict(zip(_FINDING_COLUMNS, row)) for row in rows]
+        return [dict(zip(_FINDING_COLUMNS, row, strict=True)) for row in rows]
 
     @staticmethod
     def _insert_findings(con: duckdb.DuckDBPyConnection, file_id: str, report: Any, limit: int) -> None:

@@ -72,7 +72,8 @@ class ServerThread:
             self._socket.close()
             raise ConfigError(f"Cannot listen on {host}:{port}: {exc.strerror}") from None
         self.host, self.port = self._socket.getsockname()[:2]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=5)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
                                         name="toolkit-uvicorn", daemon=True)
@@ -201,6 +202,8 @@ def serve(
     >>> serve(port=8000, store="service.duckdb")      # doctest: +SKIP
     """
     cfg = load_config(config_file, **overrides)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if cfg.store is None:
         cfg.store = Path(".toolkit") / "service.duckdb"
     cfg, embedded, generated = prepare_config(cfg)
@@ -212,6 +215,7 @@ def serve(
             sock.bind((cfg.host, cfg.port))
         except OSError as exc:
             raise ConfigError(f"Cannot listen on {cfg.host}:{cfg.port}: {exc.strerror}") from None
+        sock.listen(2048)  # connections queue from now on, even before uvicorn runs
         host, port = sock.getsockname()[:2]
         service.start()
         announce(f"toolkit service on http://{host}:{port}  (OpenAPI: http://{host}:{port}/openapi.json)")
@@ -219,9 +223,14 @@ def serve(
         announce(f"S3: {cfg.s3_endpoint} bucket {cfg.s3_bucket}" + (" (embedded, in memory)" if embedded else ""))
         if generated:
             announce(f"API key (all workspaces): {generated}")
-        server = uvicorn.Server(uvicorn.Config(service.app, log_level="info", timeout_graceful_shutdown=5))
-        server.run(sockets=[sock])
+        server = uvicorn.Server(uvicorn.Config(service.app, log_level="info", lifespan="off",
+                                               timeout_graceful_shutdown=5))
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled: stopping is the normal end
+            pass
         sock.close()
+        announce("toolkit service stopped")
     finally:
         if service is not None:
             service.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
@@ -66,7 +66,7 @@ def iso_utc(ts: float | None) -> str | None:
     """
     if ts is None:
         return None
-    moment = datetime.fromtimestamp(ts, tz=timezone.utc)
+    moment = datetime.fromtimestamp(ts, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -102,6 +102,7 @@ class FileRecord:
     failure_count: int = 0
     size: int | None = None
     uploaded_at: float | None = None
+    queued_at: float | None = None
     process_start_time: float | None = None
     process_end_time: float | None = None
     rejected_key: str | None = None

@@ -53,7 +53,8 @@ class Store(Protocol):
         the current status is one of ``from_statuses``; None otherwise."""
 
     def claim_next_queued(self, *, now: float) -> FileRecord | None:
-        """Atomically move the oldest QUEUED file to PROCESSING and return it."""
+        """Atomically move the first QUEUED file (queue order) of a workspace
+        with no file PROCESSING to PROCESSING, and return it."""
 
     def requeue_interrupted(self) -> int:
         """Put files left PROCESSING (by a crash or stop) back to QUEUED."""
@@ -81,6 +82,9 @@ class Store(Protocol):
 
     def findings(self, file_id: str, *, limit: int = 1000) -> list[dict[str, Any]]:
         """Recorded findings of a file, in line order."""
+
+    def read_table(self, workspace_id: str, entity_type: str) -> Any:
+        """The imported rows of a workspace and entity type (with ``.df()``), or None."""
 
     def close(self) -> None:
         """Release the store."""
