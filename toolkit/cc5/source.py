@@ -29,7 +29,6 @@ import tempfile
 import threading
 import weakref
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Callable, Iterator
 
 import duckdb
@@ -38,7 +37,9 @@ import pyarrow as pa
 
 from toolkit.cc5.values import lit
 
-if False:  # pragma: no cover - typing only
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
     from toolkit.cc5.fastcheck import FastChecker
 
 __all__ = ["connect", "fast_source_sql", "load_exact", "line_batches", "LineStats", "LINE_SCHEMA", "Progress", "MAX_LINE_SIZE"]

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from toolkit.cc5.header import DUCKDB_TYPES, FIELD_TYPES, Field, Header, encode_escapes
+from toolkit.cc5.header import DUCKDB_TYPES, FIELD_TYPES, Field, Header
 from toolkit.cc5.source import connect
 from toolkit.cc5.values import encode_sql, ident, lit
 
