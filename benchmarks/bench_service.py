@@ -19,6 +19,7 @@ import argparse
 import http.client
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -102,6 +103,7 @@ def main() -> None:
                         help="pause of each poller between look-ups (0: back to back)")
     args = parser.parse_args()
 
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
         path = Path(tmp) / "bench.cc5txt"
         started = time.perf_counter()
@@ -165,6 +167,8 @@ def main() -> None:
             p99_during = _percentile(during, 99) * 1000 if during else None
             api.close()
 
+    load_end = os.getloadavg()[0]
+    print(f"load average {load_end:.1f} at the end (other work on the machine inflates latencies)")
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_service.json").write_text(json.dumps({
@@ -172,7 +176,7 @@ def main() -> None:
         "import_rows_per_s": args.rows / import_s, "import_over_validate": ratio,
         "pollers": args.pollers, "poll_interval_s": args.poll_interval, "lookups": len(latencies),
         "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "p99_during_import_ms": p99_during,
-        "import_overlap_s": overlap,
+        "import_overlap_s": overlap, "load_average_end": load_end,
     }, indent=2))
 
 

@@ -15,17 +15,17 @@ uploaded = st.file_uploader(
     key="validate.upload",
 )
 if uploaded is None:
-    st.info("Nothing leaves your machine until you press Import: the file is validated here first.")
+    st.info("The file is validated here first: nothing is sent to the import API until you press Import.")
     st.stop()
 
-name, data = uploaded.name, uploaded.getvalue()
+name = uploaded.name
 held = None
 with show_errors(f"Reading {name}"):
     kind = uploads.kind_of(name)
     if kind == "cc5":
-        prepare_once(uploaded.file_id, name, lambda work: uploads.prepare_cc5(name, data, work))
+        prepare_once(uploaded.file_id, name, lambda work: uploads.prepare_cc5(name, uploaded.getbuffer(), work))
     else:
-        columns = uploads.table_columns(name, data)
+        columns = uploads.table_columns(name, uploaded)
         with st.form("validate.convert"):
             st.caption(f"{name} is a {kind.upper()} table: say what it holds to write it as cc5.")
             cols = st.columns(3)
@@ -39,7 +39,7 @@ with show_errors(f"Reading {name}"):
                        bucket_id=bucket.strip(), customer=customer.strip() or None)
         if converted:
             prepare_once(f"{uploaded.file_id}:{sorted(options.items())}", name,
-                         lambda work: uploads.convert_table(name, data, work, **options))
+                         lambda work: uploads.convert_table(name, uploaded.getbuffer(), work, **options))
     held = held_prepared(uploaded.file_id)
 
 if held is not None:

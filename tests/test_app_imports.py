@@ -80,3 +80,15 @@ def test_delete_needs_a_confirmation_then_deletes(app_api, imported):
     assert any("is now DELETED" in s.value for s in app.success)
     with ImportClient(app_api.url, app_api.api_key) as client:
         assert client.status(imported.clean.file_id).status == "DELETED"
+
+
+def test_an_empty_list_says_so():
+    from toolkit.app_support.session import IMPORTS_SOURCE_KEY
+    from toolkit.app_support.synthetic import synthetic_imports
+
+    app = AppTest.from_file(PAGE, default_timeout=60)
+    app.session_state[IMPORTS_SOURCE_KEY] = synthetic_imports(0)
+    app.run()
+    assert not app.exception and not app.error
+    assert [i.value for i in app.info] == ["No file matches these filters."]
+    assert len(app.dataframe[0].value) == 0 and not app.selectbox

@@ -12,6 +12,7 @@ import random
 import time
 
 import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from toolkit.app_support.validate_view import IMPORT_STATE_KEY, PREPARED_KEY
@@ -103,8 +104,10 @@ def test_file_level_errors_block_the_import_unless_overridden(app_api):
     assert any(":red-badge[FAILED]" in m.value for m in app.markdown)
 
 
-def test_import_uploads_then_follows_the_status_to_finished(app_api):
-    file = demo_text("bad_values", rows=7, workspace="ws-app-import")
+@pytest.mark.parametrize("api", ["portal", "imports"])
+def test_import_uploads_then_follows_the_status_to_finished(app_api, monkeypatch, api):
+    monkeypatch.setenv("TOOLKIT_API", api)
+    file = demo_text("bad_values", rows=7, workspace=f"ws-app-import-{api}")
     app = upload(file.name, file.data.encode())
     app = import_and_wait(app)
     assert not app.exception and not app.error
@@ -116,9 +119,16 @@ def test_import_uploads_then_follows_the_status_to_finished(app_api):
     assert f"Download {file.bad_rows} rejected rows (CSV)" in [b.proto.label for b in app.get("download_button")]
 
 
-def test_a_csv_is_converted_with_the_form_then_validated(app_api):
-    csv = "code,name,amount\nP1,Widget,9.5\nP2,Gadget,12\n"
-    app = upload("products.csv", csv.encode(), "text/csv")
+def table_bytes(kind: str) -> bytes:
+    frame = pd.DataFrame({"code": ["P1", "P2"], "name": ["Widget", "Gadget"], "amount": [9.5, 12.0]})
+    out = io.BytesIO()
+    frame.to_csv(out, index=False) if kind == "csv" else frame.to_parquet(out, index=False)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_table_is_converted_with_the_form_then_validated(app_api, kind):
+    app = upload(f"products.{kind}", table_bytes(kind), "application/octet-stream")
     assert not app.error
     app.text_input[0].input("product")
     app.text_input[1].input("ws-app-csv")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections import Counter
 
@@ -24,8 +25,10 @@ from toolkit.demo import (
 
 
 def test_plan_is_a_deterministic_mix():
-    plan = plan_demo(300, seed=4)
-    assert [p.file.data for p in plan] == [p.file.data for p in plan_demo(300, seed=4)]
+    now = dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.timezone.utc)
+    plan = plan_demo(300, seed=4, now=now)
+    assert [p.file.data for p in plan] == [p.file.data for p in plan_demo(300, seed=4, now=now)]
+    assert plan[0].file.data.startswith("00|DEMO|cc5|20261122093000|demo-00000\n")
     assert {p.file.workspace for p in plan} == set(WORKSPACES)
     assert {p.file.entity for p in plan} == set(ENTITIES)
     defects = Counter(p.file.defect for p in plan)
@@ -78,9 +81,10 @@ def test_run_demo_goes_through_the_real_service(live_service):
     assert any(r.failure_count > 0 for r in records.values() if r.status == "FINISHED")
 
 
-def test_cli_demo_against_a_url(live_service):
+@pytest.mark.parametrize("api", ["portal", "imports"])
+def test_cli_demo_against_a_url(live_service, api):
     result = CliRunner().invoke(cli, ["demo", "--url", live_service.url, "--key", live_service.api_key,
-                                      "--count", "10", "--workers", "5", "--seed", "3"])
+                                      "--api", api, "--count", "10", "--workers", "5", "--seed", "3"])
     assert result.exit_code == 0, result.output
     first = result.stdout.splitlines()[0]  # (stderr has the progress bar)
     assert first.startswith("10 imports (") and first.endswith(f"on {live_service.url}")

@@ -2,8 +2,7 @@
 with a key allowed every workspace, a key scoped to one workspace, a wrong
 key and no key, over real HTTP to a uvicorn server on 127.0.0.1.
 
-For every generated case (schemathesis' positive and negative modes, its
-boundary-value "coverage" examples included): no 5xx, the response matches
+For every generated case (schemathesis' positive and negative modes): no 5xx, the response matches
 the schema (schemathesis' default checks), and every error answer is its
 API's error shape with the code its status implies (``error_shape``). Cases
 without a valid key must answer 401, unless the generated path matches no
@@ -13,7 +12,9 @@ workspace or another) in every other positive case, so the operations also
 run on existing files.
 
 ``RELIABILITY_FUZZ_EXAMPLES`` (default 12) sets hypothesis' max_examples per
-operation for the valid key; the other key modes get half. The module prints
+operation for the valid key; the other key modes get half.
+``RELIABILITY_FUZZ_COVERAGE=1`` adds schemathesis' boundary-value examples for
+the valid key (slow: thousands of cases). The module prints
 how many cases ran per key mode (run with ``-s`` to see it).
 """
 
@@ -34,10 +35,14 @@ from reliability_support import Tally
 from toolkit.service.app import create_app
 
 EXAMPLES = int(os.environ.get("RELIABILITY_FUZZ_EXAMPLES", "12"))
+# Schemathesis adds its boundary-value ("coverage") examples in hypothesis' explicit
+# phase; they are many and not bounded by max_examples, so the suite leaves them
+# out unless RELIABILITY_FUZZ_COVERAGE=1 (then for the valid key only).
+COVERAGE = os.environ.get("RELIABILITY_FUZZ_COVERAGE", "") == "1"
 FUZZ_SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck), database=None)
-# Without the "explicit" phase schemathesis adds no boundary-value (coverage) examples:
-# the scoped, wrong and missing keys only get hypothesis' random cases.
 RANDOM_ONLY = dict(FUZZ_SETTINGS, phases=[Phase.generate, Phase.shrink])
+VALID_KEY_SETTINGS = dict(FUZZ_SETTINGS, phases=[Phase.explicit, Phase.generate, Phase.shrink]) if COVERAGE \
+    else RANDOM_ONLY
 STATUS_CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
                 409: "CONFLICT", 500: "INTERNAL_ERROR"}
 
@@ -133,21 +138,23 @@ def run_case(case: Any, server: Any, mode: str) -> None:
         # Only a request that matches no route (path or method) is answered before the key is checked.
         routed_elsewhere = (response.status_code == 404 and message.startswith("No such endpoint")) or (
             response.status_code == 405 and message.startswith("Method "))
-        # Known defect (see test_reliability_access): a body that is not JSON is refused (400) before the key.
-        not_json = response.status_code == 400 and [d.get("code") or d.get("ErrorCode") for d in (
-            (body.get("error") or {}).get("details") or (body.get("ResponseStatus") or {}).get("Errors") or [])] == [
-            "JSON_INVALID"]
-        assert response.status_code == 401 or routed_elsewhere or not_json, (response.status_code, body)
+        # Known defect (see test_reliability_access): a body that cannot be parsed is refused (400)
+        # before the key is checked.
+        details = (body.get("error") or {}).get("details") or (body.get("ResponseStatus") or {}).get("Errors") or []
+        unparsed = response.status_code == 400 and (
+            [d.get("code") or d.get("ErrorCode") for d in details] == ["JSON_INVALID"]
+            or message == "There was an error parsing the body")
+        assert response.status_code == 401 or routed_elsewhere or unparsed, (response.status_code, body)
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, **FUZZ_SETTINGS)
+@settings(max_examples=EXAMPLES, **VALID_KEY_SETTINGS)
 def test_fuzz_with_a_key_for_every_workspace(case: Any, server: Any) -> None:
     run_case(case, server, "valid")
 
 
 @schema.parametrize()
-@settings(max_examples=max(1, EXAMPLES // 2), **FUZZ_SETTINGS)
+@settings(max_examples=max(1, EXAMPLES // 2), **RANDOM_ONLY)
 def test_fuzz_with_a_key_scoped_to_one_workspace(case: Any, server: Any) -> None:
     run_case(case, server, "scoped")
 

@@ -100,6 +100,7 @@ def test_portal_error_paths_share_one_shape(svc: Any, client: TestClient, tmp_pa
         if status == 401:
             assert answer.headers["www-authenticate"] == "Bearer"
 
+    monkeypatch.setattr(svc.store, "cached_file", lambda file_id: None)
     monkeypatch.setattr(svc.store, "get_file", lambda file_id: 1 / 0)
     crashed = client.get(f"/appfile/file/{data['FileId']}", headers=bearer("key-all"))
     assert crashed.status_code == 500

@@ -112,3 +112,30 @@ def test_one_file_per_workspace_at_a_time_in_queue_order(store: DuckDBStore) -> 
     assert store.claim_next_queued(now=5.0) is None
     store.transition(a2.file_id, from_statuses=("PROCESSING",), to_status="FINISHED")
     assert store.claim_next_queued(now=6.0).file_id == a1.file_id
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="per-thread nice values are a Linux feature")
+def test_background_priority_store_runs_duckdb_threads_below_requests(tmp_path: Path) -> None:
+    import os
+
+    from toolkit.service.priority import BACKGROUND_NICE, run_lowered
+
+    def nice_of_threads() -> dict[str, int]:
+        found = {}
+        for task in Path("/proc/self/task").iterdir():
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            found[task.name] = int(fields[16])
+        return found
+
+    caller = os.getpriority(os.PRIO_PROCESS, 0)
+    before = set(nice_of_threads())
+    store = DuckDBStore(tmp_path / "nice.duckdb", background_priority=True)
+    try:
+        created = {tid: nice for tid, nice in nice_of_threads().items() if tid not in before}
+        assert created and all(nice >= BACKGROUND_NICE for nice in created.values())
+        assert os.getpriority(os.PRIO_PROCESS, 0) == caller  # the caller keeps its priority
+        assert run_lowered(lambda: os.getpriority(os.PRIO_PROCESS, 0)) == max(caller, BACKGROUND_NICE)
+        with pytest.raises(ZeroDivisionError):
+            run_lowered(lambda: 1 / 0)
+    finally:
+        store.close()

@@ -37,6 +37,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from toolkit.app_support.records import IN_FLIGHT_STATUSES, TERMINAL_STATUSES
 from toolkit.errors import ImportTimeout
 
 __all__ = [
@@ -236,8 +237,6 @@ _DEFECT_WEIGHTS: dict[str, float] = {
     "missing_footer": 2, "footer_count": 3, "unknown_type": 1, "key_not_in_fields": 1,
     "duplicate_field": 1, "wrong_workspace": 2, "not_uploaded": 1,
 }
-IN_FLIGHT = frozenset({"PENDING_UPLOAD", "ADDED", "QUEUED", "PROCESSING"})
-TERMINAL = frozenset({"FINISHED", "FAILED", "DELETED"})
 #: Share of the imports kept for the second phase (schema drift, deletions).
 _LATE_SHARE = 0.04
 
@@ -283,18 +282,19 @@ class DemoSummary:
         return f"{self.imports} imports ({parts})"
 
 
-def plan_demo(count: int = 300, *, seed: int = 7) -> list[PlannedImport]:
+def plan_demo(count: int = 300, *, seed: int = 7, now: dt.datetime | None = None) -> list[PlannedImport]:
     """The demo's imports, in the order they are sent (pure: no I/O).
 
     Mostly clean files; each workspace has its own defect rate; some files
     are never uploaded, some finished ones get deleted, and the last few are
-    schema drift on tables imported before.
+    schema drift on tables imported before. Same seed and ``now``, same files.
 
         >>> plan = plan_demo(50, seed=1)
         >>> len(plan), plan[-1].file.defect
         (50, 'schema_drift')
     """
     rng = random.Random(seed)
+    created = now or dt.datetime.now(dt.timezone.utc)  # the files' 00 create time
     late = max(1, round(count * _LATE_SHARE)) if count >= 10 else 0
     names, weights = list(_DEFECT_WEIGHTS), list(_DEFECT_WEIGHTS.values())
     plan: list[PlannedImport] = []
@@ -303,14 +303,14 @@ def plan_demo(count: int = 300, *, seed: int = 7) -> list[PlannedImport]:
         defect = rng.choices(names, weights)[0] if rng.random() < WORKSPACES[workspace] else "clean"
         upload = defect != "not_uploaded"
         file = make_demo_file(rng, workspace=workspace, entity=rng.choice(list(ENTITIES)),
-                              defect=defect if upload else "clean", serial=serial)
+                              defect=defect if upload else "clean", created=created, serial=serial)
         plan.append(PlannedImport(file, upload=upload, delete_after=rng.random() < 0.02))
     # Schema drift comes last: it needs the clean tables imported before.
     imported = sorted({(p.file.workspace, p.file.entity) for p in plan if p.file.defect == "clean" and p.upload})
     for _ in range(late):
         workspace, entity = rng.choice(imported)
         plan.append(PlannedImport(make_demo_file(rng, workspace=workspace, entity=entity,
-                                                 defect="schema_drift", serial=len(plan))))
+                                                 defect="schema_drift", created=created, serial=len(plan))))
     return plan
 
 
@@ -384,9 +384,13 @@ def _send(client: Any, planned: PlannedImport, folder: Path) -> str:
     file = planned.file
     path = folder / f"{file.workspace}-{file.name}"
     path.write_text(file.data, encoding="utf-8")
+    portal = client.api == "portal"
+    options = {"description": f"demo {file.defect}"} if portal else {}  # the imports API takes none
     target = client.request_upload(path.name, workspace=file.workspace, entity_type=file.entity,
-                                   bucket_id="bk-main", description=f"demo {file.defect}")
-    if planned.upload:
+                                   bucket_id="bk-main", **options)
+    # Never uploading is a portal story (the trigger finds no file); the imports
+    # API would only fail it once the upload URL expires, an hour later.
+    if planned.upload or not portal:
         client.upload(path, target, progress=False)
     client.start_import(target)
     path.unlink()
@@ -401,10 +405,10 @@ def _until_ended(client: Any, waiting: set[str], since: dt.datetime, deadline: f
     """
     waiting = set(waiting)
     while waiting:
-        in_flight = {r.file_id for r in client.list_records(statuses=sorted(IN_FLIGHT), created_after=since)}
+        in_flight = {r.file_id for r in client.list_records(statuses=sorted(IN_FLIGHT_STATUSES), created_after=since)}
         ended = waiting - in_flight
         if ended:
-            for record in client.list_records(statuses=sorted(TERMINAL), created_after=since):
+            for record in client.list_records(statuses=sorted(TERMINAL_STATUSES), created_after=since):
                 if record.file_id in ended:
                     waiting.discard(record.file_id)
                     yield record

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from toolkit.client.result import TERMINAL_STATUSES
+
 __all__ = [
     "IMPORT_COLUMNS",
     "DATETIME_COLUMNS",
@@ -58,8 +60,7 @@ STATUSES: tuple[str, ...] = (
     "FAILED",
     "DELETED",
 )
-TERMINAL_STATUSES: frozenset[str] = frozenset({"FINISHED", "FAILED", "DELETED"})
-IN_FLIGHT_STATUSES: frozenset[str] = frozenset({"PENDING_UPLOAD", "ADDED", "QUEUED", "PROCESSING"})
+IN_FLIGHT_STATUSES: frozenset[str] = frozenset(STATUSES) - TERMINAL_STATUSES
 
 #: One colour per status: Streamlit badge colours (``st.badge``)...
 STATUS_COLORS: dict[str, str] = {

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 
@@ -105,36 +105,44 @@ def new_workdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="toolkit-app-"))
 
 
-def _save(name: str, data: bytes, workdir: Path) -> Path:
+def _save(name: str, data: bytes | memoryview, workdir: Path) -> Path:
     path = workdir / (Path(name).name or "upload")
     path.write_bytes(data)
     return path
 
 
-def table_columns(name: str, data: bytes) -> list[str]:
+def table_columns(name: str, data: bytes | BinaryIO) -> list[str]:
     """The column names of an uploaded CSV or Parquet file (for the keys picker).
+
+    ``data`` may be a seekable file object (Streamlit's upload): only the
+    CSV's first line or the Parquet footer is read, and it is rewound.
 
         >>> table_columns("t.csv", b"code,name\\n1,a\\n")
         ['code', 'name']
     """
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
     try:
         if kind_of(name) == "parquet":
             import pyarrow.parquet as pq
 
-            return list(pq.read_schema(io.BytesIO(data)).names)
-        return [str(c) for c in pd.read_csv(io.BytesIO(data), nrows=0, dtype="string").columns]
+            return list(pq.read_schema(source).names)
+        return [str(c) for c in pd.read_csv(source, nrows=0, dtype="string").columns]
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise ConfigError(f"{name}: cannot read its columns: {exc}") from None
+    finally:
+        source.seek(0)
 
 
-def prepare_cc5(name: str, data: bytes, workdir: Path, *, max_bytes: int | None = None) -> PreparedFile:
+def prepare_cc5(
+    name: str, data: bytes | memoryview, workdir: Path, *, max_bytes: int | None = None
+) -> PreparedFile:
     """Save an uploaded cc5 file, validate it, and compute its preview and profile."""
     return _prepare(_save(name, data, workdir), "cc5", max_bytes=max_bytes)
 
 
 def convert_table(
     name: str,
-    data: bytes,
+    data: bytes | memoryview,
     workdir: Path,
     *,
     entity_type: str,

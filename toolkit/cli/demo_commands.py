@@ -42,7 +42,10 @@ def demo(
         if serve:
             typer.echo("Serving the demo data until Ctrl-C. Point the app or the CLI at it:")
             typer.echo(f"  export TOOLKIT_API_URL={service.url} TOOLKIT_API_KEY={service.api_key}")
-            threading.Event().wait()  # until KeyboardInterrupt
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                typer.echo("Stopped.")
 
 
 def _report(summary, where: str) -> None:

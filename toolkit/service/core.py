@@ -79,6 +79,14 @@ class ImportService:
             raise self._not_found(file_id)
         return record
 
+    def get_cached(self, key: ApiKey, file_id: str) -> FileRecord | None:
+        """Like ``get`` when the record is in memory (no I/O: safe on the event
+        loop); None means "ask ``get``"."""
+        record = self.store.cached_file(file_id)
+        if record is not None and not key.allows(record.workspace_id):
+            raise self._not_found(file_id)
+        return record
+
     def list(self, key: ApiKey, query: FileQuery) -> tuple[int, list[FileRecord]]:
         """(total, page) of the files this key may see among those asked for."""
         visible = key.visible(query.workspaces)

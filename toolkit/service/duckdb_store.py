@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
+from toolkit.service.priority import run_lowered
 from toolkit.service.records import FAILED, FINISHED, PROCESSING, QUEUED, FileQuery, FileRecord
 from toolkit.service.store import SchemaMismatch, StateChanged
 
@@ -89,12 +90,15 @@ def _db_value(name: str, value: Any) -> Any:
 class DuckDBStore:
     """The Store on one DuckDB database file (``":memory:"`` for throwaway use)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, background_priority: bool = False) -> None:
+        """Open (or create) the store. ``background_priority`` opens the database
+        from a lowered thread, so DuckDB's worker threads run below request threads."""
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = duckdb.connect(self.path)
+            connect = lambda: duckdb.connect(self.path)  # noqa: E731
+            self._db = run_lowered(connect) if background_priority else connect()
         except duckdb.Error as exc:
             from toolkit.errors import ConfigError
 
@@ -169,6 +173,11 @@ class DuckDBStore:
             self._cached(record)
 
         self._write(action)
+
+    def cached_file(self, file_id: str) -> FileRecord | None:
+        """The record if it is in memory (never touches the database), else None."""
+        with self._cache_lock:
+            return self._cache.get(file_id)
 
     def get_file(self, file_id: str) -> FileRecord | None:
         """The record with this id, or None."""

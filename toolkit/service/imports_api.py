@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from fastapi.security import APIKeyHeader
 
@@ -68,9 +69,11 @@ def list_files(service: Service, key: Key,
 
 
 @router.get("/{file_id}", response_model=ImportRecord, summary="File status")
-def get_file(file_id: FileIdPath, service: Service, key: Key) -> ImportRecord:
+async def get_file(file_id: FileIdPath, service: Service, key: Key) -> ImportRecord:
     """The file record and its status."""
-    return import_record(service.get(key, file_id))
+    # Polling's hot path: on the event loop when the record is in memory.
+    record = service.get_cached(key, file_id) or await run_in_threadpool(service.get, key, file_id)
+    return import_record(record)
 
 
 @router.delete("/{file_id}", response_model=ImportRecord, summary="Delete a file")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -109,9 +110,12 @@ def list_files(service: Service, key: Key,
 
 
 @router.get("/appfile/file/{FileId}", response_model=Envelope[FileData], summary="File status")
-def get_file(FileId: FileIdPath, service: Service, key: Key) -> Envelope[FileData]:  # noqa: N803
+async def get_file(FileId: FileIdPath, service: Service, key: Key) -> Envelope[FileData]:  # noqa: N803
     """The file record and its status."""
-    return _envelope(service.get(key, FileId))
+    # The hot path of polling clients: answered on the event loop when the
+    # record is in memory, from a worker thread otherwise.
+    record = service.get_cached(key, FileId) or await run_in_threadpool(service.get, key, FileId)
+    return _envelope(record)
 
 
 @router.delete("/appfile/file/{FileId}", response_model=Envelope[FileData], summary="Delete a file")

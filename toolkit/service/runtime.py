@@ -43,7 +43,7 @@ class Service:
             public_endpoint=config.s3_public_endpoint,
         )
         self.storage.ensure_bucket()
-        self.store = DuckDBStore(config.store)
+        self.store = DuckDBStore(config.store, background_priority=True)
         self.processor = Processor(self.store, self.storage, config)
         self.imports = ImportService(config, self.store, self.storage, self.processor)
         self.worker = Worker(self.imports, threads=config.workers, watch_interval=config.watch_interval_seconds)

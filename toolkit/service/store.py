@@ -40,6 +40,9 @@ class Store(Protocol):
     def get_file(self, file_id: str) -> FileRecord | None:
         """The record, or None."""
 
+    def cached_file(self, file_id: str) -> FileRecord | None:
+        """The record if the store can answer without I/O (a cache), else None."""
+
     def list_files(self, query: FileQuery) -> tuple[int, list[FileRecord]]:
         """(total matching, one page newest first)."""
 

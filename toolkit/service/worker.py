@@ -16,6 +16,7 @@ import logging
 import threading
 
 from toolkit.service.core import ImportService
+from toolkit.service.priority import lower_this_thread
 from toolkit.service.processing import Interrupted
 from toolkit.service.records import FileRecord
 
@@ -66,6 +67,7 @@ class Worker:
         return self.service.processor.run(record)
 
     def _work_loop(self) -> None:
+        lower_this_thread()  # imports yield the CPU to request threads
         while not self._stop.is_set():
             try:
                 done = self.run_next()
@@ -79,6 +81,7 @@ class Worker:
                 self._wake.clear()
 
     def _watch_loop(self) -> None:
+        lower_this_thread()
         while not self._stop.is_set():
             try:
                 self.service.poll_uploads()
