@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,13 @@ def test_dashboard_over_the_live_service(app_api, imported):
     heatmap = figure(app, "Failure codes by workspace (failed imports)").data[0]
     assert values(heatmap.x) == ["FOOTER_COUNT_MISMATCH"] and values(heatmap.y) == [imported.workspace]
     assert values(heatmap.z) == [[1]]
+
+
+def test_the_date_range_filter_counts_whole_utc_days():
+    records = synthetic_imports(3000, seed=8)
+    app = page_with(records)
+    first, last = dt.date(2026, 11, 1), dt.date(2026, 11, 7)
+    app.date_input(key="dashboard.dates").set_value((first, last)).run()
+    assert not app.exception and not app.error
+    days = records["date_created"].dt.date
+    assert metrics(app)["Imports"] == f"{int(((days >= first) & (days <= last)).sum()):,}"

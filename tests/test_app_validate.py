@@ -139,6 +139,8 @@ def test_a_table_is_converted_with_the_form_then_validated(app_api, kind):
     assert (shown["Entity type"], shown["Workspace"]) == ("product", "ws-app-csv")
     assert "**Keys** `code`" in [m.value for m in app.markdown]
     assert app.success[0].value.startswith("**products.cc5txt** is valid: 2 data rows")
+    assert f"Written as cc5 from the {kind.upper()} table (`write_cc5`), then validated." in [
+        c.value for c in app.caption]
     app = import_and_wait(app)
     assert app.session_state[IMPORT_STATE_KEY]["record"].status == "FINISHED"
 

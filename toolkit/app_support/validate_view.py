@@ -7,6 +7,7 @@ profile, findings; and the import step with its live status.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,8 +58,13 @@ def prepare_once(
     if held is not None:
         held[1].close()
         st.session_state.pop(PREPARED_KEY)
+    workdir = new_workdir()
     with st.spinner(f"Validating {label}…"), show_errors(f"Reading {label}"):
-        prepared = make(new_workdir())
+        try:
+            prepared = make(workdir)
+        except BaseException:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
         st.session_state[PREPARED_KEY] = (upload_key, prepared)
         return prepared
     return None
@@ -100,6 +106,8 @@ def show_prepared(prepared: PreparedFile) -> None:
     else:
         st.error(f"**{prepared.name}** cannot be imported: file-level errors ({summary}).",
                  icon=":material/block:")
+    if prepared.source != "cc5":
+        st.caption(f"Written as cc5 from the {prepared.source.upper()} table (`write_cc5`), then validated.")
     for problem in prepared.problems:
         st.warning(problem)
 

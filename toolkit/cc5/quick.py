@@ -24,12 +24,17 @@ import threading
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 
 from toolkit.cc5.engine import Scan
 from toolkit.cc5.source import MAX_LINE_SIZE, _BUFFER_SIZE
+from toolkit.cc5.lexical import FAST_TYPES, fast_pattern
 from toolkit.cc5.values import lit, typed_sql, valid_sql
 
-__all__ = ["QuickResult", "try_quick"]
+__all__ = ["QuickResult", "try_quick", "value_check_sql"]
+
+_CHUNK = 16 << 20
+_TAIL = 65536
 
 
 @dataclass
@@ -40,7 +45,13 @@ class QuickResult:
 
 
 class _Bytes:
-    """Line count and odd bytes of the file, computed in a thread."""
+    """Line count and odd bytes of the file, computed in a thread.
+
+    Cheap on purpose (it shares the CPU with DuckDB's threads): the file is
+    read into one reused buffer, newlines are counted with numpy, ``\\r``,
+    NUL and ``\\x01`` are found with ``memchr`` (``bytearray.find``) and only
+    chunks that are not pure ASCII are decoded to check their UTF-8.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -54,30 +65,75 @@ class _Bytes:
 
     def _run(self) -> None:
         try:
-            last = b""
+            buf = bytearray(_CHUNK)
+            arr = np.frombuffer(buf, dtype=np.uint8)
+            eq = np.empty(_CHUNK, dtype=bool)
             decoder = codecs.getincrementaldecoder("utf-8")()
-            with open(self.path, "rb") as fh:
-                while chunk := fh.read(16 << 20):
-                    self.newlines += chunk.count(b"\n")
-                    if not self.odd and (b"\r" in chunk or b"\x00" in chunk or b"\x01" in chunk):
+            tail = b""
+            with open(self.path, "rb", buffering=0) as fh:
+                while k := fh.readinto(buf):
+                    np.equal(arr[:k], 10, out=eq[:k])
+                    self.newlines += int(np.count_nonzero(eq[:k]))
+                    if not self.odd and (buf.find(b"\r", 0, k) >= 0 or buf.find(b"\x00", 0, k) >= 0
+                                         or buf.find(b"\x01", 0, k) >= 0):
                         self.odd = True
-                    if not self.odd and not chunk.isascii():
-                        try:
-                            decoder.decode(chunk)
-                        except UnicodeDecodeError:
-                            self.odd = True  # invalid UTF-8: DuckDB may not drop such a line
-                    last = (last + chunk)[-65536:]
+                    if not self.odd and not (buf.isascii() if k == _CHUNK else buf[:k].isascii()):
+                        with memoryview(buf) as view:
+                            try:
+                                decoder.decode(view[:k])
+                            except UnicodeDecodeError:
+                                self.odd = True  # invalid UTF-8: DuckDB may not drop such a line
+                    tail = (tail + bytes(buf[max(0, k - _TAIL):k]))[-_TAIL:]
                 try:
                     decoder.decode(b"", final=True)
                 except UnicodeDecodeError:
                     self.odd = True
-            self.ends_with_newline = last.endswith(b"\n")
-            self.tail = last
+            del arr
+            self.ends_with_newline = tail.endswith(b"\n")
+            self.tail = tail
         except BaseException as exc:  # noqa: BLE001
             self.error = exc
 
     def join(self) -> None:
         self.thread.join()
+
+
+def value_check_sql(types: list[str], column: str = "c") -> str:
+    """SQL true when a value of the row (columns ``c0``, ``c1``...) is invalid for its type.
+
+    Exactly ``valid_sql`` of every field, evaluated cheaply: the values of the
+    int/number/bool/date/array fields, joined by ``|``, are matched against
+    one conservative regular expression (:mod:`toolkit.cc5.lexical`), and JSON
+    values shaped like their type without an escape need only ``json_valid``.
+    ``valid_sql`` runs on the rows that do not fit these shapes (CASE evaluates
+    its ELSE branch only for them). Values never contain ``|`` and empty
+    values are NULL (``concat`` reads them as ``''``, every pattern is optional).
+
+    >>> value_check_sql(["string"])
+    'false'
+    """
+    full = []
+    for i, ftype in enumerate(types):
+        check = valid_sql(ftype, f"{column}{i}")
+        if check is not None:
+            full.append(f"({column}{i} IS NOT NULL AND NOT {check})")
+    if not full:
+        return "false"
+    shaped = []
+    lexical = [i for i, t in enumerate(types) if t in FAST_TYPES]
+    if lexical:
+        joined = ", '|', ".join(f"{column}{i}" for i in lexical)
+        pattern = r"\|".join(f"(?:{fast_pattern(types[i])})?" for i in lexical)
+        shaped.append(f"regexp_full_match(concat({joined}), {lit(pattern)})")
+    json_bad = []
+    for i, ftype in enumerate(types):
+        if ftype in ("object", "list"):
+            c = f"{column}{i}"
+            opener = "{" if ftype == "object" else "["
+            # a value starting with its opener and holding no '#' is valid iff json_valid (see valid_sql)
+            shaped.append(f"({c} IS NULL OR (starts_with({c}, '{opener}') AND NOT contains({c}, '#')))")
+            json_bad.append(f"({c} IS NOT NULL AND NOT json_valid({c}))")
+    return f"(CASE WHEN {' AND '.join(shaped)} THEN {' OR '.join(json_bad) or 'false'} ELSE {' OR '.join(full)} END)"
 
 
 def try_quick(scan: Scan) -> QuickResult | None:
@@ -99,11 +155,7 @@ def try_quick(scan: Scan) -> QuickResult | None:
     src = (f"read_csv({lit(str(scan.path))}, columns={columns}, delim='|', header=false, quote='', escape='', "
            f"comment='', auto_detect=false, strict_mode=true, new_line='\\n', skip=4, ignore_errors=true, "
            f"compression='none', max_line_size={MAX_LINE_SIZE}, buffer_size={_BUFFER_SIZE})")
-    bad = ["rt IS DISTINCT FROM '10'", "trail IS NOT NULL"]
-    for i, f in enumerate(fields):
-        check = valid_sql(f.type, f"c{i}")
-        if check is not None:
-            bad.append(f"(c{i} IS NOT NULL AND NOT {check})")
+    bad = ["rt IS DISTINCT FROM '10'", "trail IS NOT NULL", value_check_sql([f.type for f in fields])]
     key_exprs = []
     for _k, fi in keys:
         bad.append(f"c{fi} IS NULL")
