@@ -174,7 +174,7 @@ class FaultProxy:
         self.upstream = upstream
         self.requests: list[ProxiedRequest] = []
         self._rules: list[dict[str, Any]] = []
-        self._watches: list[tuple[str | None, str | None, str, threading.Event]] = []
+        self._hooks: list[tuple[str | None, str | None, str, Callable[[], None]]] = []
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
         self._listener: socket.socket | None = None
@@ -237,15 +237,22 @@ class FaultProxy:
         """An event set when a matching request is ``"seen"`` (before it is
         passed on) or ``"answered"`` (its answer fully relayed)."""
         event = threading.Event()
-        with self._lock:
-            self._watches.append((method, path_contains, when, event))
+        self.on(method, path_contains, when=when, callback=event.set)
         return event
+
+    def on(self, method: str | None, path_contains: str | None, *, when: str,
+           callback: Callable[[], None]) -> None:
+        """Run ``callback`` in the connection's thread when a matching request is
+        ``"seen"`` or ``"answered"``: the next request on that connection waits for it."""
+        with self._lock:
+            self._hooks.append((method, path_contains, when, callback))
 
     def _notify(self, method: str, path: str, when: str) -> None:
         with self._lock:
-            for wanted, fragment, moment, event in self._watches:
-                if moment == when and wanted in (None, method) and (not fragment or fragment in path):
-                    event.set()
+            hooks = [callback for wanted, fragment, moment, callback in self._hooks
+                     if moment == when and wanted in (None, method) and (not fragment or fragment in path)]
+        for callback in hooks:
+            callback()
 
     def drop_connections(self) -> None:
         """Close pooled connections so the next request meets the current rules."""

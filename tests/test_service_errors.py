@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from conftest import bearer, make_cc5, portal_upload, u21
 
-CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
          409: "CONFLICT", 500: "INTERNAL_ERROR"}
 UNKNOWN = "f_" + "0" * 32
 
@@ -171,3 +171,14 @@ def test_openapi_describes_the_envelopes(client: TestClient) -> None:
     assert {s["type"] for s in schemes.values()} == {"http", "apiKey"}
     envelope = next(v for k, v in spec["components"]["schemas"].items() if k.startswith("Envelope"))
     assert set(envelope["properties"]) == {"IsSuccess", "ResponseStatus", "Data"}
+
+
+def test_bodies_larger_than_a_file_are_refused(make_service: Any) -> None:
+    client = TestClient(make_service(max_file_bytes=1000).app, raise_server_exceptions=False)
+    body = '{"padding": "' + "x" * 2000 + '"}'
+    portal = client.post("/appfile/file/import/data", content=body, headers={**bearer("key-all"),
+                                                                             "content-type": "application/json"})
+    assert portal.status_code == 413 and portal.json()["ResponseStatus"]["ErrorCode"] == "PAYLOAD_TOO_LARGE"
+    imports = client.post("/v1/imports/list", content=body, headers={**u21("key-all"),
+                                                                     "content-type": "application/json"})
+    assert imports.status_code == 413 and imports.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"

@@ -33,9 +33,29 @@ _DATE = rf"(?:[1-9][0-9]{{3}}(?:{_MMDD})|(?:{_LEAP})0229)(?:{_HMS})?"
 # values never hold '|' (the separator), so [^,|] is "any character but a comma"
 _ARRAY = r"[^,|]+(?:,[^,|]+)*"
 
-_PATTERNS = {"int": _INT, "number": _NUMBER, "bool": _BOOL, "date": _DATE, "array": _ARRAY}
+# JSON (object/list): the common shallow shapes only -- strings without '#' (an escape would
+# need decoding), control characters or surrogate \\u escapes; numbers without exponent;
+# values nested two levels at most. Anything else is left to json_valid.
+_JSTR = (r'"(?:[^"\\#|\x00-\x1f]|\\["\\/bfnrt]'
+         r'|\\u(?:[0-9a-cA-Ce-fE-F][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}))*"')
+_JNUM = r"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,15})?"
+_JSCALAR = rf"(?:{_JSTR}|{_JNUM}|true|false|null)"
 
-#: the field types with a pattern (string accepts anything; object/list need a JSON parser)
+
+def _jarray(v: str) -> str:
+    return rf"\[ *(?:{v} *(?:, *{v} *)*)?\]"
+
+
+def _jobject(v: str) -> str:
+    return rf"\{{ *(?:{_JSTR} *: *{v} *(?:, *{_JSTR} *: *{v} *)*)?\}}"
+
+
+_JVALUE = rf"(?:{_JSCALAR}|{_jarray(_JSCALAR)}|{_jobject(_JSCALAR)})"
+
+_PATTERNS = {"int": _INT, "number": _NUMBER, "bool": _BOOL, "date": _DATE, "array": _ARRAY,
+             "object": _jobject(_JVALUE), "list": _jarray(_JVALUE)}
+
+#: the field types with a pattern (string accepts anything)
 FAST_TYPES = frozenset(_PATTERNS)
 
 

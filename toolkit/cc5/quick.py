@@ -101,13 +101,14 @@ class _Bytes:
 def value_check_sql(types: list[str], column: str = "c") -> str:
     """SQL true when a value of the row (columns ``c0``, ``c1``...) is invalid for its type.
 
-    Exactly ``valid_sql`` of every field, evaluated cheaply: the values of the
-    int/number/bool/date/array fields, joined by ``|``, are matched against
-    one conservative regular expression (:mod:`toolkit.cc5.lexical`), and JSON
-    values shaped like their type without an escape need only ``json_valid``.
-    ``valid_sql`` runs on the rows that do not fit these shapes (CASE evaluates
-    its ELSE branch only for them). Values never contain ``|`` and empty
-    values are NULL (``concat`` reads them as ``''``, every pattern is optional).
+    Exactly ``valid_sql`` of every field, evaluated cheaply: the typed values
+    of the row (all but strings), joined by ``|``, are matched against ONE
+    conservative regular expression (:mod:`toolkit.cc5.lexical`); a row that
+    does not match but whose JSON values are shaped like their type without
+    an escape needs ``json_valid`` only; ``valid_sql`` runs on the remaining
+    rows (CASE evaluates a branch only for the rows that reach it). Values
+    never contain ``|``; empty values are NULL (``concat`` reads them as
+    ``''`` and every pattern is optional).
 
     >>> value_check_sql(["string"])
     'false'
@@ -119,21 +120,29 @@ def value_check_sql(types: list[str], column: str = "c") -> str:
             full.append(f"({column}{i} IS NOT NULL AND NOT {check})")
     if not full:
         return "false"
-    shaped = []
-    lexical = [i for i, t in enumerate(types) if t in FAST_TYPES]
-    if lexical:
-        joined = ", '|', ".join(f"{column}{i}" for i in lexical)
-        pattern = r"\|".join(f"(?:{fast_pattern(types[i])})?" for i in lexical)
-        shaped.append(f"regexp_full_match(concat({joined}), {lit(pattern)})")
-    json_bad = []
-    for i, ftype in enumerate(types):
-        if ftype in ("object", "list"):
+
+    def shapes(kinds: set[str]) -> str | None:
+        cols = [i for i, t in enumerate(types) if t in FAST_TYPES and t in kinds]
+        if not cols:
+            return None
+        joined = ", '|', ".join(f"{column}{i}" for i in cols)
+        pattern = r"\|".join(f"(?:{fast_pattern(types[i])})?" for i in cols)
+        return f"regexp_full_match(concat({joined}), {lit(pattern)})"
+
+    cases = [f"WHEN {shapes(set(FAST_TYPES))} THEN false"]
+    json_cols = [i for i, t in enumerate(types) if t in ("object", "list")]
+    if json_cols:
+        # JSON deeper or richer than the pattern: json_valid when the value is shaped like its type
+        shaped = [x for x in [shapes(set(FAST_TYPES) - {"object", "list"})] if x]
+        json_bad = []
+        for i in json_cols:
             c = f"{column}{i}"
-            opener = "{" if ftype == "object" else "["
+            opener = "{" if types[i] == "object" else "["
             # a value starting with its opener and holding no '#' is valid iff json_valid (see valid_sql)
             shaped.append(f"({c} IS NULL OR (starts_with({c}, '{opener}') AND NOT contains({c}, '#')))")
             json_bad.append(f"({c} IS NOT NULL AND NOT json_valid({c}))")
-    return f"(CASE WHEN {' AND '.join(shaped)} THEN {' OR '.join(json_bad) or 'false'} ELSE {' OR '.join(full)} END)"
+        cases.append(f"WHEN {' AND '.join(shaped)} THEN {' OR '.join(json_bad)}")
+    return f"(CASE {' '.join(cases)} ELSE {' OR '.join(full)} END)"
 
 
 def try_quick(scan: Scan) -> QuickResult | None:

@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Any
+
+from fastapi import FastAPI, Request
 
 from toolkit.service import imports_api, portal_api
 from toolkit.service.core import ImportService
-from toolkit.service.http_errors import install_error_handlers
+from toolkit.service.http_errors import error_response, install_error_handlers
 
 __all__ = ["create_app"]
 
@@ -27,6 +29,17 @@ def create_app(service: ImportService) -> FastAPI:
     )
     app.state.service = service
     install_error_handlers(app)
+    limit = service.config.max_file_bytes
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next: Any) -> Any:
+        # JSON bodies (ImportData) are read whole: refuse one larger than a file may be.
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return error_response(request.url.path, 413, "PAYLOAD_TOO_LARGE",
+                                  f"The request body has {declared} bytes; the limit is {limit}")
+        return await call_next(request)
+
     app.include_router(portal_api.router)
     app.include_router(imports_api.router)
     return app

@@ -82,7 +82,7 @@ class ImportData(_Model):
 
     header: ImportHeader
     metadata: ImportMetadata
-    FieldMappings: list[FieldMapping] = Field(min_length=1, max_length=2000)
+    FieldMappings: list[FieldMapping] = Field(min_length=1, max_length=500)
     data: list[dict[str, Any]] = Field(default_factory=list)
     delete: list[dict[str, Any]] = Field(default_factory=list)
     footer: ImportFooter
