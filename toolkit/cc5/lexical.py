@@ -16,7 +16,7 @@ to ``valid_sql`` (19-digit integers, exponents, dates before year 1000...).
 
 from __future__ import annotations
 
-__all__ = ["fast_pattern", "FAST_TYPES"]
+__all__ = ["fast_pattern", "line_pattern", "FAST_TYPES"]
 
 #: up to 18 digits always fits a signed 64-bit integer
 _INT = r"[+-]?[0-9]{1,18}"
@@ -66,3 +66,22 @@ def fast_pattern(ftype: str) -> str:
     '[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01]'
     """
     return _PATTERNS[ftype]
+
+
+def line_pattern(types: list[str], key_indexes: list[int]) -> str:
+    r"""The conservative pattern of a whole 10 row: ``10|`` then one value per field, ``|`` at the end optional.
+
+    String fields (and unknown types) accept anything but ``|``; key fields
+    must not be empty; the other types follow :func:`fast_pattern`.
+
+    >>> line_pattern(["string", "int"], [0]) == r"10\|[^|]+\|(?:[+-]?[0-9]{1,18})?\|?"
+    True
+    """
+    parts = []
+    for i, ftype in enumerate(types):
+        key = i in key_indexes
+        if ftype in FAST_TYPES:
+            parts.append(f"(?:{fast_pattern(ftype)})" if key else f"(?:{fast_pattern(ftype)})?")
+        else:
+            parts.append("[^|]+" if key else "[^|]*")
+    return r"10\|" + r"\|".join(parts) + r"\|?"

@@ -28,7 +28,7 @@ import numpy as np
 
 from toolkit.cc5.engine import Scan
 from toolkit.cc5.source import MAX_LINE_SIZE, _BUFFER_SIZE
-from toolkit.cc5.lexical import FAST_TYPES, fast_pattern
+from toolkit.cc5.lexical import FAST_TYPES, fast_pattern, line_pattern
 from toolkit.cc5.values import lit, typed_sql, valid_sql
 
 __all__ = ["QuickResult", "try_quick", "value_check_sql"]
@@ -98,8 +98,11 @@ class _Bytes:
         self.thread.join()
 
 
-def value_check_sql(types: list[str], column: str = "c") -> str:
-    """SQL true when a value of the row (columns ``c0``, ``c1``...) is invalid for its type.
+def value_check_sql(types: list[str], columns: list[str] | None = None) -> str:
+    """SQL true when a value of the row is invalid for its type.
+
+    ``columns``: the SQL expression of each field's raw value, NULL when empty
+    (default ``c0``, ``c1``...).
 
     Exactly ``valid_sql`` of every field, evaluated cheaply: the typed values
     of the row (all but strings), joined by ``|``, are matched against ONE
@@ -113,11 +116,12 @@ def value_check_sql(types: list[str], column: str = "c") -> str:
     >>> value_check_sql(["string"])
     'false'
     """
+    col = columns if columns is not None else [f"c{i}" for i in range(len(types))]
     full = []
     for i, ftype in enumerate(types):
-        check = valid_sql(ftype, f"{column}{i}")
+        check = valid_sql(ftype, col[i])
         if check is not None:
-            full.append(f"({column}{i} IS NOT NULL AND NOT {check})")
+            full.append(f"({col[i]} IS NOT NULL AND NOT {check})")
     if not full:
         return "false"
 
@@ -125,7 +129,7 @@ def value_check_sql(types: list[str], column: str = "c") -> str:
         cols = [i for i, t in enumerate(types) if t in FAST_TYPES and t in kinds]
         if not cols:
             return None
-        joined = ", '|', ".join(f"{column}{i}" for i in cols)
+        joined = ", '|', ".join(col[i] for i in cols)
         pattern = r"\|".join(f"(?:{fast_pattern(types[i])})?" for i in cols)
         return f"regexp_full_match(concat({joined}), {lit(pattern)})"
 
@@ -136,7 +140,7 @@ def value_check_sql(types: list[str], column: str = "c") -> str:
         shaped = [x for x in [shapes(set(FAST_TYPES) - {"object", "list"})] if x]
         json_bad = []
         for i in json_cols:
-            c = f"{column}{i}"
+            c = col[i]
             opener = "{" if types[i] == "object" else "["
             # a value starting with its opener and holding no '#' is valid iff json_valid (see valid_sql)
             shaped.append(f"({c} IS NULL OR (starts_with({c}, '{opener}') AND NOT contains({c}, '#')))")
@@ -159,43 +163,57 @@ def try_quick(scan: Scan) -> QuickResult | None:
     counter = _Bytes(str(scan.path))
     con = scan.con
     n = len(fields)
-    cols = ["rt"] + [f"c{i}" for i in range(n)] + ["trail"]
-    columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in cols) + "}"
-    src = (f"read_csv({lit(str(scan.path))}, columns={columns}, delim='|', header=false, quote='', escape='', "
-           f"comment='', auto_detect=false, strict_mode=true, new_line='\\n', skip=4, ignore_errors=true, "
-           f"compression='none', max_line_size={MAX_LINE_SIZE}, buffer_size={_BUFFER_SIZE})")
-    bad = ["rt IS DISTINCT FROM '10'", "trail IS NOT NULL", value_check_sql([f.type for f in fields])]
+    types = [f.type for f in fields]
+    key_indexes = [fi for _k, fi in keys]
+    # every line after the header as one VARCHAR (DuckDB skips empty lines: the line count tells)
+    src = (f"read_csv({lit(str(scan.path))}, columns={{'l': 'VARCHAR'}}, delim='\\x01', header=false, quote='', "
+           f"escape='', comment='', auto_detect=false, strict_mode=true, new_line='\\n', skip=4, "
+           f"ignore_errors=true, null_padding=false, compression='none', max_line_size={MAX_LINE_SIZE}, "
+           f"buffer_size={_BUFFER_SIZE})")
+    # rows that do not match the line pattern are split and checked field by field (valid_sql)
+    values = [f"NULLIF(p[{i + 2}], '')" for i in range(n)]
+    slow_bad = [
+        "p[1] IS DISTINCT FROM '10'",
+        f"NOT (len(p) = {n + 1} OR (len(p) = {n + 2} AND p[{n + 2}] = ''))",
+        *[f"{values[fi]} IS NULL" for fi in key_indexes],
+        value_check_sql(types, values),
+    ]
     key_exprs = []
-    for _k, fi in keys:
-        bad.append(f"c{fi} IS NULL")
+    for fi in key_indexes:
+        prefix = lit("^10\\|" + "(?:[^|]*\\|)" * fi + "([^|]*)")
+        raw = f"(CASE WHEN p IS NULL THEN regexp_extract(l, {prefix}, 1) ELSE p[{fi + 2}] END)"
         # a raw string value stands for itself (decoding is one-to-one); other types compare typed
-        ftype = fields[fi].type
-        key_exprs.append(f"c{fi}" if ftype == "string" else typed_sql(ftype, f"c{fi}", checked=True))
+        key_exprs.append(raw if types[fi] == "string" else typed_sql(types[fi], raw, checked=True))
+    sql = f"""
+SELECT count(*), count_if(footer), count_if(CASE WHEN fast OR footer THEN false ELSE {' OR '.join(slow_bad)} END),
+       count(DISTINCT hash({', '.join(key_exprs)})) FILTER (WHERE NOT footer)
+FROM (SELECT l, fast, footer, CASE WHEN fast OR footer THEN NULL ELSE string_split(l, '|') END AS p
+      FROM (SELECT l, regexp_full_match(l, {lit(line_pattern(types, key_indexes))}) AS fast,
+                   (l = '99' OR starts_with(l, '99|')) AS footer
+            FROM {src}))
+"""
     order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     try:
         con.execute("SET preserve_insertion_order = false")
         with scan.progress.query(con, 0.0, 90.0):
-            rows, n_bad, distinct = con.execute(
-                f"SELECT count(*), count_if({' OR '.join(bad)}), count(DISTINCT hash({', '.join(key_exprs)})) "
-                f"FROM {src}"
-            ).fetchall()[0]
+            lines, footers, n_bad, distinct = con.execute(sql).fetchall()[0]
     except (duckdb.InvalidInputException, duckdb.ConversionException):
         return None
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
         counter.join()
-    dups = rows - distinct
-    if n_bad:
-        return None
-    if counter.error is not None or counter.odd or dups:
+    rows = lines - 1
+    if n_bad or footers != 1 or distinct != rows:
+        return None  # a bad row, a 90 row, a duplicate key, no footer or several...
+    if counter.error is not None or counter.odd:
         return None
     last_line = counter.newlines + (0 if counter.ends_with_newline else 1)
-    if rows != last_line - 5:
-        return None  # DuckDB dropped lines (90 rows, blank lines, bad counts...) or the footer is not last
+    if lines != last_line - 4:
+        return None  # DuckDB skipped lines (blank ones) or could not read some
     text = counter.tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
     parts = text.split(b"|")
     if parts[0] != b"99" or len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) != rows:
-        return None
+        return None  # the footer is not the last line or its count is wrong
     scan.stats.done = True  # the file is UTF-8 without \r, NUL or \x01 (every line parsed)
     scan.stats.max_line = 0
     scan.footer_line = last_line

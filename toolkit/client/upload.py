@@ -197,7 +197,8 @@ def upload_file(
         for old in current:
             old.close()  # closes the previous try's file handle now, not at garbage collection
         current.clear()
-        bar.reset(total=size)
+        if attempts > 1:  # a retry starts from 0; resetting on the first try would defeat `delay`
+            bar.reset(total=size)
         sent_so_far = 0
 
         def sent(n: int) -> None:
