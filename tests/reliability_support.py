@@ -7,7 +7,7 @@
   SIGKILLed), with its log lines readable by the test.
 - :func:`write_ops_cc5` and :func:`apply_ops`: cc5 files made of explicit
   upserts and deletes, and the table they make when applied in order.
-- :func:`read_store_table`: a table of a stopped service's store, read-only.
+- :func:`query_store`, :func:`compare_tables`: a stopped service's store, read-only.
 - :func:`wait_for`, :func:`percentile`: small utilities.
 
     >>> percentile([1.0, 2.0, 3.0, 4.0], 50)
@@ -37,7 +37,6 @@ __all__ = [
     "ServeProcess",
     "write_ops_cc5",
     "apply_ops",
-    "read_store_table",
     "query_store",
     "compare_tables",
     "wait_for",
@@ -435,7 +434,7 @@ class ServeProcess:
         threading.Thread(target=self._pump, args=(self.proc, self.lines), daemon=True).start()
         found = self.wait_line(r"toolkit service on (http://127\.0\.0\.1:(\d+))", timeout)
         self.url = found.group(1)
-        # The URL is announced before uvicorn listens: wait until it accepts connections.
+        # Belt and braces: also wait until the port accepts connections.
         wait_for(lambda: self._accepts(int(found.group(2))), timeout=timeout, interval=0.02,
                  what=f"{self.url} to accept connections")
         return self
@@ -529,14 +528,6 @@ def apply_ops(files: Iterable[Iterable[Op]]) -> list[tuple[str, str, int]]:
             else:
                 table[op.key] = op.values
     return sorted((key, *values) for key, values in table.items())
-
-
-def read_store_table(store: Path, table: str, columns: str = "*", order: str = "1") -> list[tuple[Any, ...]]:
-    """Rows of ``data."<table>"`` (``workspace/entity``) in a store no process has open."""
-    import duckdb
-
-    with duckdb.connect(str(store), read_only=True) as con:
-        return con.execute(f'SELECT {columns} FROM data."{table}" ORDER BY {order}').fetchall()
 
 
 def query_store(store: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

@@ -1,4 +1,4 @@
-"""The quick path's shortcuts (toolkit.cc5.lexical, value_check_sql) never accept a bad value."""
+"""The quick path's shortcuts (toolkit.cc5.lexical) never accept a bad value."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import duckdb
 import pytest
 
 from toolkit.cc5 import validate
-from toolkit.cc5.lexical import FAST_TYPES, fast_pattern
-from toolkit.cc5.quick import value_check_sql
+from toolkit.cc5.lexical import FAST_TYPES, fast_pattern, line_pattern
 from toolkit.cc5.values import valid_sql
 
 ALPHABET = {
@@ -75,21 +74,30 @@ def test_patterns_accept_only_valid_values(ftype: str) -> None:
     assert all(python[v] == bool(fast) for v, _ok, fast in rows)  # RE2 and Python agree
 
 
-def test_value_check_sql_equals_valid_sql() -> None:
-    types = ["string", "number", "int", "bool", "date", "array", "object", "list"]
-    pools = [[None, "x"]] + [[None] + _candidates(t)[:: max(1, len(_candidates(t)) // 60)] for t in types[1:]]
+def test_line_pattern_accepts_only_valid_rows() -> None:
+    types = ["string", "number", "int", "bool", "date", "array", "object", "list", "string"]
+    pools = [["", "x", "#/#"]] + [[""] + _candidates(t)[:: max(1, len(_candidates(t)) // 60)] for t in types[1:-1]]
+    pools.append(["", "n"])
     rnd = random.Random(7)
-    rows = [[rnd.choice(pool) if rnd.random() < 0.3 else None for pool in pools] for _ in range(3000)]
+    lines = []
+    for _ in range(3000):
+        values = [rnd.choice(pool) if rnd.random() < 0.3 else "" for pool in pools]
+        if rnd.random() < 0.7:
+            values[0] = values[0] or "k"
+        lines.append("10|" + "|".join(values) + rnd.choice(["|", "", "||", "|x"]))
     con = duckdb.connect()
-    cols = ", ".join(f"c{i} VARCHAR" for i in range(len(types)))
-    con.execute(f"CREATE TABLE r (n INTEGER, {cols})")
-    con.executemany(f"INSERT INTO r VALUES ({', '.join('?' * (len(types) + 1))})",
-                    [[n, *row] for n, row in enumerate(rows)])
-    exact = " OR ".join(f"(c{i} IS NOT NULL AND NOT {valid_sql(t, f'c{i}')})"
-                        for i, t in enumerate(types) if valid_sql(t, "x") is not None)
-    got = con.execute(f"SELECT n, {value_check_sql(types)}, {exact} FROM r").fetchall()
-    assert [n for n, quick, full in got if bool(quick) != bool(full)] == []
-    assert 0 < sum(1 for _n, q, _f in got if q) < len(got)
+    con.execute("CREATE TABLE r AS SELECT unnest(?) AS l", [lines])
+    n = len(types)
+    value = [f"NULLIF(p[{i + 2}], '')" for i in range(n)]
+    exact = [f"(len(p) = {n + 1} OR (len(p) = {n + 2} AND p[{n + 2}] = ''))", f"{value[0]} IS NOT NULL"]
+    exact += [f"({value[i]} IS NULL OR {valid_sql(t, value[i])})" for i, t in enumerate(types)
+              if valid_sql(t, "x") is not None]
+    got = con.execute(
+        f"SELECT l, regexp_full_match(l, ?), {' AND '.join(exact)} FROM (SELECT l, string_split(l, '|') AS p FROM r)",
+        [line_pattern(types, [0])],
+    ).fetchall()
+    assert [line for line, fast, ok in got if fast and not ok] == []
+    assert 0 < sum(1 for _l, fast, _ok in got if fast) < sum(1 for _l, _f, ok in got if ok)
 
 
 HEADER = (

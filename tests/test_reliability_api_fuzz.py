@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -44,11 +43,28 @@ RANDOM_ONLY = dict(FUZZ_SETTINGS, phases=[Phase.generate, Phase.shrink])
 VALID_KEY_SETTINGS = dict(FUZZ_SETTINGS, phases=[Phase.explicit, Phase.generate, Phase.shrink]) if COVERAGE \
     else RANDOM_ONLY
 STATUS_CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
-                409: "CONFLICT", 500: "INTERNAL_ERROR"}
+                409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 500: "INTERNAL_ERROR"}
 
-# The OpenAPI document does not depend on the service instance behind the app;
-# test_the_fuzzed_schema_is_the_served_one checks it equals what the server serves.
-OPENAPI = create_app(None).openapi()  # type: ignore[arg-type]
+
+def _openapi_document() -> dict[str, Any]:
+    """The service's OpenAPI document, from an app over an in-memory store (no S3 is
+    contacted). test_the_fuzzed_schema_is_the_served_one checks it is what the server serves."""
+    from toolkit.service import load_config
+    from toolkit.service.core import ImportService
+    from toolkit.service.duckdb_store import DuckDBStore
+    from toolkit.service.processing import Processor
+    from toolkit.service.storage import ObjectStorage
+
+    config = load_config(env={})
+    store = DuckDBStore(":memory:")
+    storage = ObjectStorage(bucket=config.s3_bucket, endpoint="http://127.0.0.1:9")
+    try:
+        return create_app(ImportService(config, store, storage, Processor(store, storage, config))).openapi()
+    finally:
+        store.close()
+
+
+OPENAPI = _openapi_document()
 schema = schemathesis.openapi.from_dict(OPENAPI)
 # Credentials are not generated: each test sends its own (valid, scoped, wrong or none).
 schema.config.generation.update(modes=[schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE],

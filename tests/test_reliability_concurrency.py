@@ -58,7 +58,7 @@ def _table(svc: Any, workspace: str) -> list[tuple[str, str, int]]:
     return sorted((str(c), str(label), int(amount)) for c, label, amount in relation.fetchall())
 
 
-def test_twenty_files_in_five_workspaces_at_once_end_as_a_serial_application(svc: Any, tmp_path: Path) -> None:
+def test_twenty_files_in_five_workspaces_at_once_end_as_applied_in_queue_order(svc: Any, tmp_path: Path) -> None:
     rng = random.Random(20261122)
     plan = [(ws, n, file_ops(rng, ws, n)) for n in range(FILES_PER_WORKSPACE) for ws in WORKSPACES]
     clients = {api: ImportClient(svc.url, svc.api_key, api=api) for api in ("portal", "imports")}

@@ -7,7 +7,7 @@ requests) lives in the test process, so it survives the service's death. The
 kill points are chosen from what the service does on S3:
 
 1. download: its GET of the object was seen (the file is being downloaded);
-2. plan: the GET's answer was relayed, then 0.3 s (the engine is validating);
+2. plan: the GET's answer was relayed, then 0.15 s (the engine is validating);
 3. apply: the rejected-rows CSV was stored, then 0.2 s: that PUT is the last
    step before the apply transaction, which lasts seconds for this file.
 
@@ -150,9 +150,10 @@ def crashed_run(proxy: FaultProxy, tmp_path_factory: pytest.TempPathFactory) -> 
         downloaded = proxy.watch("GET", file_id, when="answered")
         serve.start()
         assert downloaded.wait(120), "the restarted service never re-downloaded the file"
-        time.sleep(0.3)
+        time.sleep(0.15)
         serve.kill()
         kills.append("plan")
+        assert not any(f"{file_id}: planned in" in line for line in serve.lines), "killed too late"
 
         rejected_stored = proxy.watch("PUT", f"{file_id}/_rejected", when="answered")
         serve.start()
@@ -160,6 +161,9 @@ def crashed_run(proxy: FaultProxy, tmp_path_factory: pytest.TempPathFactory) -> 
         time.sleep(0.2)
         serve.kill()
         kills.append("apply")
+        # The service logs each step of an import: the kill came after the plan, before the commit.
+        assert any(f"{file_id}: planned in" in line for line in serve.lines), serve.lines[-10:]
+        assert not any(f"{file_id}: applied in" in line for line in serve.lines), "killed too late"
 
         serve.start()
         seen: set[str] = set()
@@ -231,3 +235,32 @@ def test_a_crash_between_upload_and_trigger_and_after_finishing(moto_endpoint: s
             proc.stop()
     assert assert_imported_once_like_clean(store, "ws-gap-portal", portal_id, clean, "small") == 1
     assert assert_imported_once_like_clean(store, "ws-gap-imports", imports_id, clean, "small") == 1
+
+
+class _Announced(Exception):
+    """Raised from the announce callback to end ``serve`` once the URL is out."""
+
+
+def test_serve_accepts_connections_once_it_announces_its_url(moto_endpoint: str, tmp_path: Path) -> None:
+    import re
+    import socket
+
+    from toolkit.service.local import serve
+
+    outcome: dict[str, Any] = {}
+
+    def announce(line: str) -> None:
+        found = re.search(r"toolkit service on http://127\.0\.0\.1:(\d+)", line)
+        if found:
+            try:
+                socket.create_connection(("127.0.0.1", int(found.group(1))), timeout=5).close()
+                outcome["error"] = None
+            except OSError as exc:
+                outcome["error"] = exc
+            raise _Announced()
+
+    # Restart scripts (and these tests) connect as soon as the URL line appears.
+    with pytest.raises(_Announced):
+        serve(announce=announce, port=0, store=tmp_path / "announce.duckdb", s3_endpoint=moto_endpoint,
+              s3_bucket="crash-announce", api_keys=KEYS, s3_access_key_id="test", s3_secret_access_key="test")
+    assert outcome["error"] is None, f"connecting to the announced URL failed: {outcome['error']}"

@@ -60,7 +60,7 @@ def _client(svc: Any, api: str = "portal") -> ImportClient:
     return ImportClient(svc.url, "key-all", api=api, retry=FAST_RETRY)
 
 
-def _moto(svc: Any, moto_endpoint: str) -> Any:
+def _moto(moto_endpoint: str) -> Any:
     """Direct S3 access to moto, around the proxy, to check what really is stored."""
     return boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1",
                         aws_access_key_id="test", aws_secret_access_key="test")
@@ -198,7 +198,7 @@ def test_delete_with_s3_down_answers_500_and_a_retry_completes_it(svc: Any, prox
     with _client(svc) as client:
         result = client.import_file(path, workspace=workspace, progress=False)
     key = f"{workspace}/{result.file_id}/{path.name}"
-    s3 = _moto(svc, moto_endpoint)
+    s3 = _moto(moto_endpoint)
     s3.head_object(Bucket="fault-test", Key=key)
     headers = {"Authorization": "Bearer key-all"}
     proxy.down()

@@ -1,16 +1,23 @@
-"""The quick path of validate(): a clean file proven clean by DuckDB's parallel CSV parser.
+"""The quick path of validate(): a clean file proven clean in one parallel DuckDB pass.
 
 Most files a team validates are fine. For them one parallel DuckDB pass is
-enough: DuckDB's CSV reader splits every line on ``|`` into one VARCHAR
-column per field (strict mode, ``\\n`` lines, the 4 header lines skipped,
-lines it cannot split dropped), the same SQL value checks as the exact
-engine run on those columns, and the key hashes are kept to look for
-duplicates. Meanwhile a Python thread counts the file's lines and looks for
-``\\r``, NUL and ``\\x01`` bytes and reads the last line.
+enough: DuckDB's CSV reader hands over every line after the 4 header lines
+as one VARCHAR (one column is several times cheaper to parse than one per
+field), and each line is matched against ONE regular expression built from
+the header (:func:`toolkit.cc5.lexical.line_pattern`: ``10|``, then each
+value in a conservative shape of its type). A line that does not match is
+split on ``|`` and checked field by field with the exact engine's SQL
+(:func:`toolkit.cc5.values.valid_sql`), so a
+valid value outside the common shapes (an exponent, a 19-digit integer,
+deep JSON...) costs a little more but never a wrong answer. The key values
+are hashed to look for duplicates (``count(DISTINCT hash(key))``).
+Meanwhile a Python thread counts the file's lines (DuckDB skips blank
+lines: the counts then differ), looks for ``\\r``, NUL and ``\\x01``
+bytes, checks the UTF-8 of non-ASCII chunks and keeps the last line.
 
 The quick path only ever concludes *"no row-level finding, no duplicate
-key, the footer is right"*; when anything is off (a line DuckDB dropped, a
-bad value, a 90 row, a duplicate key hash, a ``\\r``, a footer problem...)
+key, the footer is right"*; when anything is off (a blank line, a bad
+value, a 90 row, a duplicate key hash, a ``\\r``, a footer problem...)
 it gives up and :func:`toolkit.cc5.validate` runs the exact engine, which
 finds and locates every problem. So both paths report the same findings;
 ``TOOLKIT_CC5_QUICK=0`` turns the quick path off (the tests compare both).
@@ -28,10 +35,10 @@ import numpy as np
 
 from toolkit.cc5.engine import Scan
 from toolkit.cc5.source import MAX_LINE_SIZE, _BUFFER_SIZE
-from toolkit.cc5.lexical import FAST_TYPES, fast_pattern, line_pattern
+from toolkit.cc5.lexical import line_pattern
 from toolkit.cc5.values import lit, typed_sql, valid_sql
 
-__all__ = ["QuickResult", "try_quick", "value_check_sql"]
+__all__ = ["QuickResult", "try_quick"]
 
 _CHUNK = 16 << 20
 _TAIL = 65536
@@ -65,9 +72,10 @@ class _Bytes:
 
     def _run(self) -> None:
         try:
-            buf = bytearray(_CHUNK)
+            size = max(1, min(_CHUNK, os.path.getsize(self.path)))  # small files: small buffers
+            buf = bytearray(size)
             arr = np.frombuffer(buf, dtype=np.uint8)
-            eq = np.empty(_CHUNK, dtype=bool)
+            eq = np.empty(size, dtype=bool)
             decoder = codecs.getincrementaldecoder("utf-8")()
             tail = b""
             with open(self.path, "rb", buffering=0) as fh:
@@ -77,7 +85,7 @@ class _Bytes:
                     if not self.odd and (buf.find(b"\r", 0, k) >= 0 or buf.find(b"\x00", 0, k) >= 0
                                          or buf.find(b"\x01", 0, k) >= 0):
                         self.odd = True
-                    if not self.odd and not (buf.isascii() if k == _CHUNK else buf[:k].isascii()):
+                    if not self.odd and not (buf.isascii() if k == size else buf[:k].isascii()):
                         with memoryview(buf) as view:
                             try:
                                 decoder.decode(view[:k])
@@ -96,57 +104,6 @@ class _Bytes:
 
     def join(self) -> None:
         self.thread.join()
-
-
-def value_check_sql(types: list[str], columns: list[str] | None = None) -> str:
-    """SQL true when a value of the row is invalid for its type.
-
-    ``columns``: the SQL expression of each field's raw value, NULL when empty
-    (default ``c0``, ``c1``...).
-
-    Exactly ``valid_sql`` of every field, evaluated cheaply: the typed values
-    of the row (all but strings), joined by ``|``, are matched against ONE
-    conservative regular expression (:mod:`toolkit.cc5.lexical`); a row that
-    does not match but whose JSON values are shaped like their type without
-    an escape needs ``json_valid`` only; ``valid_sql`` runs on the remaining
-    rows (CASE evaluates a branch only for the rows that reach it). Values
-    never contain ``|``; empty values are NULL (``concat`` reads them as
-    ``''`` and every pattern is optional).
-
-    >>> value_check_sql(["string"])
-    'false'
-    """
-    col = columns if columns is not None else [f"c{i}" for i in range(len(types))]
-    full = []
-    for i, ftype in enumerate(types):
-        check = valid_sql(ftype, col[i])
-        if check is not None:
-            full.append(f"({col[i]} IS NOT NULL AND NOT {check})")
-    if not full:
-        return "false"
-
-    def shapes(kinds: set[str]) -> str | None:
-        cols = [i for i, t in enumerate(types) if t in FAST_TYPES and t in kinds]
-        if not cols:
-            return None
-        joined = ", '|', ".join(col[i] for i in cols)
-        pattern = r"\|".join(f"(?:{fast_pattern(types[i])})?" for i in cols)
-        return f"regexp_full_match(concat({joined}), {lit(pattern)})"
-
-    cases = [f"WHEN {shapes(set(FAST_TYPES))} THEN false"]
-    json_cols = [i for i, t in enumerate(types) if t in ("object", "list")]
-    if json_cols:
-        # JSON deeper or richer than the pattern: json_valid when the value is shaped like its type
-        shaped = [x for x in [shapes(set(FAST_TYPES) - {"object", "list"})] if x]
-        json_bad = []
-        for i in json_cols:
-            c = col[i]
-            opener = "{" if types[i] == "object" else "["
-            # a value starting with its opener and holding no '#' is valid iff json_valid (see valid_sql)
-            shaped.append(f"({c} IS NULL OR (starts_with({c}, '{opener}') AND NOT contains({c}, '#')))")
-            json_bad.append(f"({c} IS NOT NULL AND NOT json_valid({c}))")
-        cases.append(f"WHEN {' AND '.join(shaped)} THEN {' OR '.join(json_bad)}")
-    return f"(CASE {' '.join(cases)} ELSE {' OR '.join(full)} END)"
 
 
 def try_quick(scan: Scan) -> QuickResult | None:
@@ -176,8 +133,11 @@ def try_quick(scan: Scan) -> QuickResult | None:
         "p[1] IS DISTINCT FROM '10'",
         f"NOT (len(p) = {n + 1} OR (len(p) = {n + 2} AND p[{n + 2}] = ''))",
         *[f"{values[fi]} IS NULL" for fi in key_indexes],
-        value_check_sql(types, values),
     ]
+    for i, ftype in enumerate(types):
+        check = valid_sql(ftype, values[i])
+        if check is not None:
+            slow_bad.append(f"({values[i]} IS NOT NULL AND NOT {check})")
     key_exprs = []
     for fi in key_indexes:
         prefix = lit("^10\\|" + "(?:[^|]*\\|)" * fi + "([^|]*)")
