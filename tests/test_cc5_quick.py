@@ -146,3 +146,20 @@ def test_a_bad_value_leaves_the_quick_path(tmp_path: Path, monkeypatch: pytest.M
     assert quick[:2] == _report(path, monkeypatch, False)[:2]
     assert [(c, line, f) for c, line, f, _v in quick[0]] == [(code, 5, field)]
     assert quick[2] is False  # the exact engine ran
+
+
+@pytest.mark.parametrize("numpy_distinct", [True, False])
+def test_duplicate_keys_leave_the_quick_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             numpy_distinct: bool) -> None:
+    import toolkit.cc5.quick as quick
+
+    if not numpy_distinct:  # the DuckDB count(DISTINCT) used for files over 1 GB
+        monkeypatch.setattr(quick, "NUMPY_DISTINCT_MAX_BYTES", 0)
+    rows = [f"10|C{i}|1|{i}|true|20240115|a|{{}}|[]|n|" for i in range(30)]
+    clean = tmp_path / "clean.cc5txt"
+    clean.write_text(HEADER + "".join(r + "\n" for r in rows) + "99|30|\n", encoding="utf-8")
+    assert _report(clean, monkeypatch, True) == ([], 30, True)
+    dup = tmp_path / "dup.cc5txt"
+    dup.write_text(HEADER + "".join(r + "\n" for r in rows + [rows[3]]) + "99|31|\n", encoding="utf-8")
+    findings, data_rows, quick_taken = _report(dup, monkeypatch, True)
+    assert [(c, line) for c, line, _f, _v in findings] == [("DUPLICATE_KEY", 35)] and not quick_taken

@@ -8,7 +8,7 @@ The suite uses a small configured ``max_file_bytes``; the 300 MB import
 - Exactly at the limit: imported.
 - An object that grows past the limit after the size check (replaced between
   HeadObject and GetObject): the download stops at the limit, FILE_TOO_LARGE.
-- The JSON form (ImportData) over the limit: FILE_TOO_LARGE too.
+- The JSON form (ImportData) over the limit: 413 before the body is read.
 - Before the service: the client refuses to send a file over the pre-signed
   POST's limit; ``validate(max_bytes=...)`` refuses before parsing.
 """
@@ -101,17 +101,22 @@ def test_a_file_exactly_at_the_limit_is_imported(limited: Any, at_limit_file: Pa
     assert (limited.downloads.calls, limited.plans.calls) == (1, 1)
 
 
-def test_import_data_over_the_limit_is_refused_too(limited: Any) -> None:
-    body = {"header": {"CustomerCode": "ACME", "FileType": "cc5", "CreateTime": "20261122093000", "ReferenceId": "r"},
+def test_import_data_over_the_limit_is_refused_before_it_is_read(limited: Any, moto_endpoint: str) -> None:
+    body = {"header": {"CustomerCode": "ACME", "FileType": "cc5", "CreateTime": "20261122093000",
+                       "ReferenceId": "too-big-json"},
             "metadata": {"EntityType": "customer", "WorkspaceId": "ws-a", "BucketId": "bk", "DatasourceCode": "CRM",
                          "ActionCode": "UPSERT"},
             "FieldMappings": [{"FieldCode": "customer_code", "IsKey": True}, {"FieldCode": "name"}],
             "data": [{"customer_code": f"C{n:05d}", "name": "x" * 40} for n in range(400)],
             "delete": [], "footer": {"total": 400}}
     answer = TestClient(limited.app).post("/appfile/file/import/data", json=body, headers=bearer("key-a"))
-    file = answer.json()["Data"]["File"]
-    assert (file["Status"], file["FailureCode"]) == ("FAILED", "FILE_TOO_LARGE"), answer.text
-    assert limited.plans.calls == 0
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["ResponseStatus"]["ErrorCode"] == "PAYLOAD_TOO_LARGE"
+    assert limited.store.count_files() == 0 and limited.plans.calls == 0
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1", aws_access_key_id="test",
+                      aws_secret_access_key="test")
+    stored = [o["Key"] for o in s3.list_objects_v2(Bucket="limits-test").get("Contents", [])]
+    assert not [k for k in stored if "too-big-json" in k]
 
 
 def test_an_object_growing_past_the_limit_during_the_download_is_cut_off(moto_endpoint: str, tmp_path: Path,
@@ -125,8 +130,9 @@ def test_an_object_growing_past_the_limit_during_the_download_is_cut_off(moto_en
         s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1", aws_access_key_id="test",
                           aws_secret_access_key="test")
         bigger = make_cc5(tmp_path, rows=5_000, workspace="ws-a", name="bigger.cc5txt").read_bytes()
-        # Once the service's size check (HeadObject) has its answer, the object is replaced.
-        proxy.on("HEAD", data["FileId"], when="answered",
+        # After the service's size check (HeadObject) and before its download reaches S3,
+        # the object is replaced by a bigger one.
+        proxy.on("GET", data["FileId"], when="seen",
                  callback=lambda: s3.put_object(Bucket="limits-grow", Key=key, Body=bigger))
         file = client.post("/appfile/file/import", json={"FileType": "cc5", "FileId": data["FileId"]},
                            headers=bearer("key-a")).json()["Data"]["File"]

@@ -3,7 +3,7 @@ under 50 concurrent clients for 60 s on loopback.
 
 Each client has its own connection and key (two workspaces, 25 clients
 each) and cycles through: portal status, imports-API status, portal list,
-imports-API list (100 files a page, filtered by status). 200 files exist in
+imports-API list (100 files a page, filtered by status). 120 files exist in
 each workspace (PENDING_UPLOAD, so the upload watcher keeps checking them
 in the background, and a few FINISHED). An error is any transport failure,
 any status but 200, or an answer about the wrong file or workspace. What
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 SECONDS = float(os.environ.get("RELIABILITY_LOAD_SECONDS", "60"))
 CLIENTS = int(os.environ.get("RELIABILITY_LOAD_CLIENTS", "50"))
-FILES_PER_WORKSPACE = 200
+FILES_PER_WORKSPACE = 120
 KEYS = {"load-a": {"workspaces": ["ws-load-a"]}, "load-b": {"workspaces": ["ws-load-b"]}}
 WORKSPACE_OF = {"load-a": "ws-load-a", "load-b": "ws-load-b"}
 
