@@ -13,6 +13,7 @@ A key never sees another workspace's files: such files answer NotFoundError
 from __future__ import annotations
 
 import hmac
+import re
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from toolkit.service.store import Store
 
 __all__ = ["ImportService"]
 
+_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 log = logging.getLogger("toolkit.service")
 
 
@@ -196,9 +198,12 @@ class ImportService:
         """Import the JSON form of a cc5 file now (same engine, same records)."""
         workspace = doc.metadata.WorkspaceId
         self._require_workspace(key, workspace)
-        name = f"{doc.header.ReferenceId or 'import-data'}.cc5txt"
-        if "/" in name or "\\" in name or len(name) > 255:
-            name = "import-data.cc5txt"
+        # The reference id names the file (and its S3 key): keep it to safe characters.
+        reference = doc.header.ReferenceId
+        if "/" in reference or "\\" in reference:  # a path, not a name: don't half-keep it
+            reference = ""
+        reference = _UNSAFE_NAME_CHARS.sub("_", reference)[:200].strip("._")
+        name = f"{reference or 'import-data'}.cc5txt"
         body = to_cc5_text(doc).encode("utf-8")
         now = self.clock()
         record = FileRecord.new(api="data", workspace_id=workspace, file_name=name,

@@ -71,6 +71,14 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return out
 
 
+def _presented_key(request: Request) -> str | None:
+    """The API key the request carries, in its API's header."""
+    if api_of(request.url.path) == "imports":
+        return request.headers.get("u21-key") or None
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route serves on this path (Starlette names only the first route's)."""
     methods: set[str] = set()
@@ -92,6 +100,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI validates the body before the key dependency runs; a caller
+        # without a valid key must learn that (401), not how to shape a body.
+        try:
+            request.app.state.service.authenticate(_presented_key(request))
+        except ApiError as auth_error:
+            return error_response(request.url.path, 401, "UNAUTHORIZED", auth_error.message)
         errors = _field_errors(exc)
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""

@@ -125,9 +125,10 @@ def to_cc5_text(doc: ImportData) -> str:
     mapped = {m.FieldCode for m in ordered}
     h, m = doc.header, doc.metadata
     lines = [
-        "|".join(["00", *(_header_cell(v) for v in (h.CustomerCode, h.FileType, h.CreateTime, h.ReferenceId))]),
+        # A closing "|" keeps an empty last value (ReferenceId, ActionCode) a value.
+        "|".join(["00", *(_header_cell(v) for v in (h.CustomerCode, h.FileType, h.CreateTime, h.ReferenceId))]) + "|",
         "|".join(["01", *(_header_cell(v) for v in (m.EntityType, m.WorkspaceId, m.BucketId,
-                                                   m.DatasourceCode, m.ActionCode))]),
+                                                   m.DatasourceCode, m.ActionCode))]) + "|",
         "|".join(["02", *(k.FieldCode for k in keys)]),
         "|".join(["03", *(f"{f.FieldCode}:{f.Type.strip() or 'string'}" for f in ordered)]),
     ]

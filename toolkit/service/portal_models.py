@@ -21,7 +21,13 @@ __all__ = [
 
 T = TypeVar("T")
 # A file name is one path segment: no slashes or control characters, not only dots.
-FILE_NAME_PATTERN = r"^[^/\\\x00-\x1f\x7f]*[^/\\\x00-\x1f\x7f.][^/\\\x00-\x1f\x7f]*$"
+# No separators, no C0/C1 control characters, no line/paragraph separators or
+# bidi overrides, and not dots only ("." and ".."). Pydantic's regex engine has
+# no look-ahead, hence the "one non-dot character" middle part.
+_BANNED = "/\\\\" + "".join(map(chr, [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029,
+                                        *range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+_NAME_CHAR = f"[^{_BANNED}]"
+FILE_NAME_PATTERN = f"^{_NAME_CHAR}*[^{_BANNED}.]{_NAME_CHAR}*$"
 
 
 class FieldError(BaseModel):

@@ -52,8 +52,9 @@ class Processor:
     """Runs imports; safe to use from several threads at once."""
 
     def __init__(self, store: Store, storage: ObjectStorage, config: ServiceConfig,
-                 clock: Any = time.time) -> None:
+                 clock: Any = time.time, work_dir: Path | None = None) -> None:
         self.store = store
+        self.work_dir = work_dir  # downloads go here (None: the system temp dir)
         self.storage = storage
         self.config = config
         self.clock = clock
@@ -79,7 +80,7 @@ class Processor:
         """
         con = None
         try:
-            with tempfile.TemporaryDirectory(prefix="toolkit-import-") as tmp:
+            with tempfile.TemporaryDirectory(prefix="toolkit-import-", dir=self.work_dir) as tmp:
                 started = time.perf_counter()
                 source = self._fetch(record, Path(tmp))
                 log.info("file %s: fetched in %.2f s", record.file_id, time.perf_counter() - started)

@@ -8,6 +8,7 @@ processor, domain service, worker threads, ASGI app).
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -44,7 +45,13 @@ class Service:
         )
         self.storage.ensure_bucket()
         self.store = DuckDBStore(config.store, background_priority=True)
-        self.processor = Processor(self.store, self.storage, config)
+        # Downloads live next to the store, so the next start (which holds the
+        # store's lock, hence no other process uses them) clears what a killed
+        # process left behind.
+        work_dir = Path(config.store).parent / f"{Path(config.store).name}.work"
+        shutil.rmtree(work_dir, ignore_errors=True)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self.processor = Processor(self.store, self.storage, config, work_dir=work_dir)
         self.imports = ImportService(config, self.store, self.storage, self.processor)
         self.worker = Worker(self.imports, threads=config.workers, watch_interval=config.watch_interval_seconds)
         self.app: FastAPI = create_app(self.imports)
