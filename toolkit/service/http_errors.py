@@ -71,6 +71,19 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return out
 
 
+def _unauthorized(request: Request) -> JSONResponse | None:
+    """The 401 answer when the request has no valid key, else None.
+
+    FastAPI parses and validates the body before the key dependency runs; a
+    caller without a valid key must learn that, not how to shape a body.
+    """
+    try:
+        request.app.state.service.authenticate(_presented_key(request))
+    except ApiError as auth_error:
+        return error_response(request.url.path, 401, "UNAUTHORIZED", auth_error.message)
+    return None
+
+
 def _presented_key(request: Request) -> str | None:
     """The API key the request carries, in its API's header."""
     if api_of(request.url.path) == "imports":
@@ -100,12 +113,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI validates the body before the key dependency runs; a caller
-        # without a valid key must learn that (401), not how to shape a body.
-        try:
-            request.app.state.service.authenticate(_presented_key(request))
-        except ApiError as auth_error:
-            return error_response(request.url.path, 401, "UNAUTHORIZED", auth_error.message)
+        unauthorized = _unauthorized(request)
+        if unauthorized is not None:
+            return unauthorized
         errors = _field_errors(exc)
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -115,6 +125,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         status = exc.status_code
+        if status == 400:  # a body FastAPI could not even parse (not UTF-8...)
+            unauthorized = _unauthorized(request)
+            if unauthorized is not None:
+                return unauthorized
         code = _CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "VALIDATION_ERROR")
         message = {404: f"No such endpoint: {request.url.path}",
                    405: f"Method {request.method} is not allowed on {request.url.path}"}.get(
