@@ -5,8 +5,9 @@
    S3); report import rows/s and the ratio of the import time to a local
    ``toolkit.validate`` of the same file in this process (target <= 3x).
 2. ``--pollers`` (default 50) concurrent pollers look up a file's status for
-   ``--seconds`` (default 20) while another import of the same file runs;
-   report latency percentiles (target p99 <= 50 ms). The pollers run in a
+   ``--seconds`` (default 20) while further imports of the same file run;
+   report latency percentiles (target p99 <= 50 ms). Enough uploaded copies
+   are queued to keep imports running back to back for the whole window. The pollers run in a
    child process so their CPU use does not count as server latency.
 
     .venv/bin/python benchmarks/bench_service.py                      # full size
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import multiprocessing
 import os
 import statistics
@@ -133,37 +135,46 @@ def main() -> None:
             ratio = import_s / validate_s
             print(f"import / validate = {ratio:.2f}x (target <= 3x)")
 
-            # Status look-ups while a second import of the same file runs.
-            second = _portal_upload(api, path, "ws-bench")
+            # Status look-ups while imports of the same file run back to back:
+            # enough copies are queued to keep the worker busy for the whole window.
+            copies = max(1, math.ceil(args.seconds / import_s) + 1)
+            queued = [_portal_upload(api, path, "ws-bench")["FileId"] for _ in range(copies)]
             receive, send = multiprocessing.Pipe(duplex=False)
             poll_args = (svc.url, svc.api_key, data["FileId"], args.pollers, args.seconds, args.poll_interval)
             child = multiprocessing.get_context("spawn").Process(target=_poll_process, args=(poll_args, send))
             child.start()
-            assert receive.recv() == "ready"  # the pollers start now: start the import with them
-            api.post("/appdata/import/file/async", json={"FileType": "cc5", "FileId": second["FileId"]})
+            assert receive.recv() == "ready"  # the pollers start now: start the imports with them
+            for file_id in queued:
+                api.post("/appdata/import/file/async", json={"FileType": "cc5", "FileId": file_id})
             samples = receive.recv()
             child.join()
             window_start = min(at for at, _ in samples)
             window_end = max(at + lat for at, lat in samples)
-            second_file = api.get(f"/appfile/file/{second['FileId']}").json()["Data"]["File"]
-            while second_file["Status"] not in ("FINISHED", "FAILED"):
-                time.sleep(0.5)
-                second_file = api.get(f"/appfile/file/{second['FileId']}").json()["Data"]["File"]
-            record = svc.service.store.get_file(second["FileId"])
-            overlap = max(0.0, min(window_end, record.process_end_time) - max(window_start, record.process_start_time))
-            during = [lat for at, lat in samples if record.process_start_time <= at <= record.process_end_time]
-            outside = [lat for at, lat in samples if not record.process_start_time <= at <= record.process_end_time]
+            spans = []
+            for file_id in queued:
+                while api.get(f"/appfile/file/{file_id}").json()["Data"]["File"]["Status"] not in ("FINISHED", "FAILED"):
+                    time.sleep(0.5)
+                record = svc.service.store.get_file(file_id)
+                assert record.status == "FINISHED", record
+                spans.append((record.process_start_time, record.process_end_time))
+
+            def importing(at: float) -> bool:
+                return any(start <= at <= end for start, end in spans)
+
+            overlap = sum(max(0.0, min(window_end, end) - max(window_start, start)) for start, end in spans)
+            during = [lat for at, lat in samples if importing(at)]
+            outside = [lat for at, lat in samples if not importing(at)]
             latencies = [lat for _, lat in samples]
             p50, p95, p99 = (_percentile(latencies, q) * 1000 for q in (50, 95, 99))
             print(f"status look-ups: {len(latencies):,} by {args.pollers} pollers in {args.seconds:.0f} s "
-                  f"(each every {args.poll_interval} s), an import running {overlap / (window_end - window_start):.0%} "
-                  f"of the window")
+                  f"(each every {args.poll_interval} s), {copies} imports queued back to back, an import "
+                  f"running {overlap / (window_end - window_start):.0%} of the window")
             print(f"latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  max {max(latencies) * 1000:.1f}  "
                   f"mean {statistics.fmean(latencies) * 1000:.1f} (target p99 <= 50 ms)")
-            for label, part in (("during the import", during), ("no import running", outside)):
+            for label, part in (("during an import", during), ("no import running", outside)):
                 if part:
                     print(f"  {label}: {len(part):,} look-ups, p50 {_percentile(part, 50) * 1000:.1f}  "
-                          f"p99 {_percentile(part, 99) * 1000:.1f} ms")
+                          f"p99 {_percentile(part, 99) * 1000:.1f}  max {max(part) * 1000:.1f} ms")
             p99_during = _percentile(during, 99) * 1000 if during else None
             api.close()
 
@@ -176,7 +187,8 @@ def main() -> None:
         "import_rows_per_s": args.rows / import_s, "import_over_validate": ratio,
         "pollers": args.pollers, "poll_interval_s": args.poll_interval, "lookups": len(latencies),
         "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "p99_during_import_ms": p99_during,
-        "import_overlap_s": overlap, "load_average_end": load_end,
+        "import_overlap_s": overlap, "window_s": window_end - window_start, "imports_queued": copies,
+        "lookups_during_import": len(during), "load_average_end": load_end,
     }, indent=2))
 
 

@@ -13,9 +13,7 @@ Names are imported lazily so that ``import toolkit`` (and the CLI) stay fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from toolkit._lazy import lazy_getattr
 from toolkit.errors import (
     ApiError,
     AuthenticationError,
@@ -69,14 +67,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'toolkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

@@ -287,22 +287,27 @@ FROM d
         return f"{column} < {self.footer_line}" if self.footer_line is not None else "true"
 
     # ------------------------------------------------------------- typed data
-    def data_sql(self, *, row_type: str = "10", with_line: bool = True) -> str:
-        """SELECT of the typed 10 rows (or the typed keys of the 90 rows) before the footer, in file order."""
+    def data_sql(self, *, row_type: str = "10", with_line: bool = True, checked: bool = False) -> str:
+        """SELECT of the typed 10 rows (or the typed keys of the 90 rows) before the footer, in file order.
+
+        ``checked=True`` when the caller keeps only rows validation accepted:
+        their values need no second validity test (the regexes cost most).
+        """
         footer = self.find_footer()
         source = self.source_sql()
-        sql = self.data_sql_from(source, row_type=row_type, with_line=with_line, footer=footer)
+        sql = self.data_sql_from(source, row_type=row_type, with_line=with_line, footer=footer, checked=checked)
         return sql + " ORDER BY line" if self.mode == "exact" else sql
 
-    def data_sql_from(self, source: str, *, row_type: str, with_line: bool, footer: int | None) -> str:
+    def data_sql_from(self, source: str, *, row_type: str, with_line: bool, footer: int | None,
+                      checked: bool = False) -> str:
         cols = []
         if row_type == "10":
             for i, f in enumerate(self.fields):
-                cols.append(f"{typed_sql(f.type, f'p[{i + 2}]')} AS {ident(f.code)}")
+                cols.append(f"{typed_sql(f.type, f'p[{i + 2}]', checked=checked)} AS {ident(f.code)}")
         else:
             for j, (k, fi) in enumerate(self.keys):
                 ftype = self.fields[fi].type if fi is not None else "string"
-                cols.append(f"{typed_sql(ftype, f'p[{j + 2}]')} AS {ident(k)}")
+                cols.append(f"{typed_sql(ftype, f'p[{j + 2}]', checked=checked)} AS {ident(k)}")
         if with_line:
             cols.insert(0, "line AS _line")
         where = f"p[1] = '{row_type}'"

@@ -102,7 +102,7 @@ GROUP BY {', '.join(kn)}
         f"SELECT count(*) FROM {rows} WHERE errs IS NULL AND rt IN ('10', '90') AND {scan.body_sql()}"
     ).fetchall()[0][0]
     key_select = ", ".join(f"{kn[j]} AS {ident(k)}" for j, k in enumerate(keys))
-    data = scan.data_sql(row_type="10", with_line=True)
+    data = scan.data_sql(row_type="10", with_line=True, checked=True)  # only accepted rows are kept
     field_list = ", ".join(ident(f.code) for f in fields)
     upserts = con.sql(
         f"SELECT {field_list} FROM ({data}) d WHERE d._line IN (SELECT line FROM {last} WHERE rt = '10')"

@@ -55,8 +55,8 @@ def lit(text: str) -> str:
 
 
 def decode_sql(v: str) -> str:
-    """``#/#`` -> ``|``, ``#Enter#`` -> ``\\n``."""
-    return f"replace(replace({v}, '#/#', '|'), '#Enter#', chr(10))"
+    """``#/#`` -> ``|``, ``#Enter#`` -> ``\\n`` (most values have no ``#``: skip both scans)."""
+    return f"(CASE WHEN contains({v}, '#') THEN replace(replace({v}, '#/#', '|'), '#Enter#', chr(10)) ELSE {v} END)"
 
 
 def encode_sql(v: str) -> str:
@@ -117,7 +117,8 @@ def typed_sql(ftype: str, v: str, *, checked: bool = False) -> str:
     elif ftype == "date":
         cast = _date_sql(v)
     elif ftype == "array":
-        cast = f"list_transform(string_split({v}, ','), lambda x: {decode_sql('x')})"
+        cast = (f"CASE WHEN contains({v}, '#') THEN list_transform(string_split({v}, ','), lambda x: "
+                f"replace(replace(x, '#/#', '|'), '#Enter#', chr(10))) ELSE string_split({v}, ',') END")
     elif ftype in ("object", "list"):
         cast = f"TRY_CAST({decode_sql(v)} AS JSON)"
     else:  # string and unknown types

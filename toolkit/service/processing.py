@@ -1,6 +1,11 @@
 """Processing one file: check the object, download it, plan the import with the
 cc5 engine, apply it (or fail the file with a code), keep the rejected rows.
 
+Files of at least ``plan_process_min_bytes`` are planned in a planner process
+(see :mod:`toolkit.service.planner`) so the import's Python work does not
+stall status look-ups; smaller ones, where starting the work elsewhere costs
+more than the work, are planned in this process.
+
     >>> processor = Processor(store, storage, config)      # doctest: +SKIP
     >>> processor.run(record_in_processing).status          # doctest: +SKIP
     'FINISHED'
@@ -16,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.service.config import ServiceConfig
+from toolkit.service.planner import REJECTED_CSV, PlanJob, Planner, PlannerFailed
 from toolkit.service.records import FileRecord
 from toolkit.service.storage import ObjectStorage, ObjectTooLarge, StorageError
 from toolkit.service.store import SchemaMismatch, StateChanged, Store
@@ -59,11 +65,14 @@ class Processor:
         self.config = config
         self.clock = clock
         self._active: set[Any] = set()
+        self._idle_planners: list[Planner] = []
+        self._busy_planners: set[Planner] = set()
         self._guard = threading.Lock()
         self.stopping = False
 
     def interrupt_all(self) -> None:
-        """Stop running imports (their transactions roll back)."""
+        """Stop running imports (their transactions roll back) and end the
+        planner processes."""
         self.stopping = True
         with self._guard:
             for con in list(self._active):
@@ -71,6 +80,52 @@ class Processor:
                     con.interrupt()
                 except Exception:  # noqa: BLE001 - best effort while stopping
                     pass
+            for planner in self._busy_planners:
+                planner.kill()
+            idle, self._idle_planners = self._idle_planners, []
+        for planner in idle:
+            planner.close()
+
+    def _warm_planner(self) -> None:
+        with self._guard:
+            if self.stopping:
+                return
+            if not self._idle_planners:
+                self._idle_planners.append(Planner())
+            self._idle_planners[-1].start()  # under the guard: no thread is using an idle planner
+
+    def _plan(self, record: FileRecord, source: Path, tmp: Path, con: Any) -> Any:
+        """Plan in a planner process (big files) or in this one."""
+        if source.stat().st_size < self.config.plan_process_min_bytes:
+            from toolkit.cc5 import plan_import  # the engine is heavy: import it when needed
+
+            return plan_import(source, con, expected_workspace=record.workspace_id,
+                               max_bytes=self.config.max_file_bytes, progress=False)
+        with self._guard:
+            if self.stopping:
+                raise Interrupted("the service is stopping")
+            planner = self._idle_planners.pop() if self._idle_planners else Planner()
+            self._busy_planners.add(planner)
+        try:
+            job = PlanJob(source, tmp, record.workspace_id, self.config.max_file_bytes,
+                          self.config.max_findings_per_file)
+            planned = planner.plan(job, con)
+            log.info("file %s: planner process took %s s", record.file_id, planned.seconds)
+            return planned
+        except PlannerFailed as exc:
+            if self.stopping:
+                raise Interrupted(str(exc)) from exc
+            log.error("file %s: planning failed: %s", record.file_id, exc)
+            raise _Failure("INTERNAL_ERROR", "internal error while planning the import") from None
+        finally:
+            with self._guard:
+                self._busy_planners.discard(planner)
+                # idle planners cost memory: keep one per import thread at most
+                keep = not self.stopping and len(self._idle_planners) < max(1, self.config.workers)
+                if keep:
+                    self._idle_planners.append(planner)
+            if not keep:
+                planner.close()
 
     def run(self, record: FileRecord) -> FileRecord:
         """Process a file that is PROCESSING; returns its final record.
@@ -131,6 +186,8 @@ class Processor:
         if record.expires_at is not None and info.last_modified > record.expires_at + self.config.upload_grace_seconds:
             late = info.last_modified - record.expires_at
             raise _Failure("URL_EXPIRED", f"the file arrived {late:.0f} s after its upload URL expired")
+        if info.size >= self.config.plan_process_min_bytes:
+            self._warm_planner()  # it starts while the file downloads
         dest = tmp / "upload.cc5txt"
         try:
             self.storage.download(record.object_key, dest, max_bytes=limit)
@@ -141,16 +198,13 @@ class Processor:
         return dest
 
     def _import(self, record: FileRecord, source: Path, tmp: Path, con: Any) -> FileRecord:
-        from toolkit.cc5 import plan_import  # the engine is heavy: import it when needed
-
         started = time.perf_counter()
-        plan = plan_import(source, con, expected_workspace=record.workspace_id,
-                           max_bytes=self.config.max_file_bytes, progress=False)
+        plan = self._plan(record, source, tmp, con)
         log.info("file %s: planned in %.2f s", record.file_id, time.perf_counter() - started)
         try:
             report = plan.report
             record = record.replace(entity_type=_entity_type(plan) or record.entity_type)
-            rejected_key = self._store_rejected(record, report, tmp)
+            rejected_key = self._store_rejected(record, plan, tmp)
             not_applied = int(report.data_rows) + int(report.delete_rows)
             if not report.importable:
                 first = report.file_errors[0]
@@ -171,9 +225,10 @@ class Processor:
             # Findings may live in the plan's tables: _fail records them before this.
             plan.close()
 
-    def _store_rejected(self, record: FileRecord, report: Any, tmp: Path) -> str | None:
-        path = tmp / "rejected.csv"
-        report.write_rejected(path)
+    def _store_rejected(self, record: FileRecord, plan: Any, tmp: Path) -> str | None:
+        path = tmp / REJECTED_CSV
+        if hasattr(plan.report, "write_rejected"):  # a planner process wrote it already
+            plan.report.write_rejected(path)
         if not path.exists():
             return None
         try:
@@ -184,6 +239,8 @@ class Processor:
 
 
 def _entity_type(plan: Any) -> str | None:
+    if getattr(plan, "entity_type", None):  # planned in a planner process
+        return plan.entity_type
     header = getattr(plan, "header", None)
     for name in ("entity_type", "entity"):
         value = getattr(header, name, None)
