@@ -498,6 +498,29 @@ def test_list_sends_filters_in_each_api_s_names(fake: FakeApi, clock: FakeClock)
     ]
 
 
+@pytest.mark.parametrize("api", ["portal", "imports"])
+def test_count_asks_for_one_record_and_reads_the_total(fake: FakeApi, clock: FakeClock, api: str) -> None:
+    for i in range(7):
+        fake.add(f"f_{i}", "FAILED" if i % 2 else "FINISHED", created=T0 + i)
+    client = make_client(fake, clock, api)
+    assert (client.count(), client.count(statuses="failed")) == (7, 3)
+    path = "/appfile/file/list" if api == "portal" else "/v1/imports/list"
+    assert {b["Limit" if api == "portal" else "limit"] for b in posts(fake, path)} == {1}
+
+
+@pytest.mark.parametrize("api", ["portal", "imports"])
+def test_discard_pending_deletes_only_a_file_still_waiting_for_its_upload(fake: FakeApi, clock: FakeClock,
+                                                                         api: str) -> None:
+    fake.add("f_waiting", "PENDING_UPLOAD")
+    fake.add("f_done", "FINISHED")
+    client = make_client(fake, clock, api)
+    assert client.discard_pending("f_waiting") is True and fake.files["f_waiting"]["status"] == "DELETED"
+    assert client.discard_pending("f_done") is False and fake.files["f_done"]["status"] == "FINISHED"
+    path = "/appfile/file/f_gone" if api == "portal" else "/v1/imports/f_gone"
+    fake.interceptors[path] = [lambda request: httpx.Response(404, json={"error": {"code": "NOT_FOUND"}})]
+    assert client.discard_pending("f_gone") is False  # cleanup after another error never raises
+
+
 def test_list_since_a_duration(fake: FakeApi, clock: FakeClock) -> None:
     make_client(fake, clock, "imports").list_imports(created_after="7d")
     (body,) = posts(fake, "/v1/imports/list")

@@ -56,22 +56,22 @@ def client_answering(api: str, response: httpx.Response | Exception) -> ImportCl
 
 # -- the portal envelope ----------------------------------------------------------
 
+# Both APIs map an error answer to the same class by its HTTP status.
+ERRORS_BY_STATUS = [
+    (401, "UNAUTHORIZED", AuthenticationError),
+    (404, "NOT_FOUND", NotFoundError),
+    (409, "CONFLICT", ConflictError),
+    (400, "VALIDATION_ERROR", ApiError),
+    (500, "INTERNAL_ERROR", ApiError),
+]
+
 
 def test_portal_data_of_a_successful_envelope() -> None:
     response = httpx.Response(200, json=envelope({"FileId": "f_1"}))
     assert portal_data(response, what="x") == {"FileId": "f_1"}
 
 
-@pytest.mark.parametrize(
-    ("status", "code", "cls"),
-    [
-        (401, "UNAUTHORIZED", AuthenticationError),
-        (404, "NOT_FOUND", NotFoundError),
-        (409, "CONFLICT", ConflictError),
-        (400, "VALIDATION_ERROR", ApiError),
-        (500, "INTERNAL_ERROR", ApiError),
-    ],
-)
+@pytest.mark.parametrize(("status", "code", "cls"), ERRORS_BY_STATUS)
 def test_portal_error_envelopes_become_the_matching_error(status: int, code: str, cls: type) -> None:
     response = httpx.Response(status, json=envelope(ok=False, code=code, message="Something is off."))
     with pytest.raises(cls) as caught:
@@ -121,16 +121,7 @@ def test_a_non_json_error_page_keeps_a_snippet() -> None:
 # -- the imports API's errors -----------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("status", "code", "cls"),
-    [
-        (401, "UNAUTHORIZED", AuthenticationError),
-        (404, "NOT_FOUND", NotFoundError),
-        (409, "CONFLICT", ConflictError),
-        (400, "VALIDATION_ERROR", ApiError),
-        (500, "INTERNAL_ERROR", ApiError),
-    ],
-)
+@pytest.mark.parametrize(("status", "code", "cls"), ERRORS_BY_STATUS)
 def test_imports_errors_become_the_matching_error(status: int, code: str, cls: type) -> None:
     response = httpx.Response(status, json=imports_error(code, "Nope."))
     with pytest.raises(cls) as caught:

@@ -316,10 +316,7 @@ def plan_demo(count: int = 300, *, seed: int = 7, now: dt.datetime | None = None
 
 def store_is_empty(client: Any) -> bool:
     """True when the API lists no file at all for this key."""
-    total, _ = client.backend.list_page(
-        statuses=None, workspaces=None, created_after=None, created_before=None, offset=0, limit=1
-    )
-    return total == 0
+    return client.count() == 0
 
 
 def run_demo(

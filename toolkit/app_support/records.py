@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from toolkit.client.result import TERMINAL_STATUSES
+from toolkit.statuses import IN_FLIGHT_STATUSES, STATUSES, TERMINAL_STATUSES
 
 __all__ = [
     "IMPORT_COLUMNS",
@@ -50,17 +50,6 @@ DATETIME_COLUMNS: tuple[str, ...] = ("date_created", "process_start_time", "proc
 COUNT_COLUMNS: tuple[str, ...] = ("successful_count", "failure_count")
 _TEXT_COLUMNS = tuple(c for c in IMPORT_COLUMNS if c not in DATETIME_COLUMNS + COUNT_COLUMNS)
 
-#: Every status of the file lifecycle (docs/api.md), in lifecycle order.
-STATUSES: tuple[str, ...] = (
-    "PENDING_UPLOAD",
-    "ADDED",
-    "QUEUED",
-    "PROCESSING",
-    "FINISHED",
-    "FAILED",
-    "DELETED",
-)
-IN_FLIGHT_STATUSES: frozenset[str] = frozenset(STATUSES) - TERMINAL_STATUSES
 
 #: One colour per status: Streamlit badge colours (``st.badge``)...
 STATUS_COLORS: dict[str, str] = {

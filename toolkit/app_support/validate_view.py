@@ -16,7 +16,6 @@ import pandas as pd
 import streamlit as st
 
 from toolkit.app_support import session
-from toolkit.client.pipeline import _discard_pending as discard_pending
 from toolkit.app_support.detail import rejected_rows_download, show_record
 from toolkit.app_support.uploads import MAX_FINDINGS_SHOWN, PREVIEW_ROWS, PreparedFile, new_workdir
 from toolkit.app_support.ui import show_errors, status_badge
@@ -202,7 +201,7 @@ def _import_form(prepared: PreparedFile, upload_id: str) -> None:
                           on_progress=lambda sent, total: bar.progress(
                               0.05 + 0.9 * sent / max(total, 1), text=f"Uploading… {sent:,} of {total:,} bytes"))
         except BaseException:
-            discard_pending(client, target.file_id)  # no file left waiting for an upload that failed
+            client.discard_pending(target.file_id)  # no file left waiting for an upload that failed
             raise
         bar.progress(0.95, text="Starting the import…")
         record = client.start_import(target)

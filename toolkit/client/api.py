@@ -38,7 +38,7 @@ from toolkit.client.result import (
 )
 from toolkit.client.times import to_unix_seconds
 from toolkit.client.upload import UploadReceipt, UploadTarget, upload_file
-from toolkit.errors import ConfigError, ImportTimeout, TransportError
+from toolkit.errors import ConfigError, ImportTimeout, ToolkitError, TransportError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
@@ -272,16 +272,7 @@ class ImportClient:
         """Every matching record, newest first, fetching all pages (see :meth:`list_imports`)."""
         if not 1 <= page_size <= 1000:
             raise ConfigError(f"page_size must be between 1 and 1000, not {page_size}")
-        try:
-            after, before = to_unix_seconds(created_after), to_unix_seconds(created_before)
-        except ValueError as exc:
-            raise ConfigError(f"Bad time filter: {exc}") from None
-        filters = dict(
-            statuses=_as_list(statuses, upper=True),
-            workspaces=_as_list(workspaces),
-            created_after=after,
-            created_before=before,
-        )
+        filters = self._list_filters(statuses, workspaces, created_after, created_before)
         seen: dict[str, ImportRecord] = {}
         offset = 0
         while True:
@@ -292,6 +283,16 @@ class ImportClient:
             offset += len(page)
             if not page or offset >= total:
                 return list(seen.values())
+
+    @staticmethod
+    def _list_filters(statuses: _StatusFilter, workspaces: _StatusFilter, created_after: _TimeFilter,
+                      created_before: _TimeFilter) -> dict[str, Any]:
+        try:
+            after, before = to_unix_seconds(created_after), to_unix_seconds(created_before)
+        except ValueError as exc:
+            raise ConfigError(f"Bad time filter: {exc}") from None
+        return dict(statuses=_as_list(statuses, upper=True), workspaces=_as_list(workspaces),
+                    created_after=after, created_before=before)
 
     def list_imports(
         self,
@@ -371,6 +372,39 @@ class ImportClient:
         'DELETED'
         """
         return self.backend.delete(file_id)
+
+    def discard_pending(self, file_id: str) -> bool:
+        """Delete the file if it still waits for its upload (after an upload
+        failed, so no record dangles); True if it was deleted. Never raises a
+        ToolkitError: it is cleanup after another error.
+
+        >>> client.discard_pending("f_0a1b")                      # doctest: +SKIP
+        True
+        """
+        try:
+            if self.status(file_id).status == "PENDING_UPLOAD":
+                self.delete(file_id)
+                return True
+        except ToolkitError:
+            pass
+        return False
+
+    def count(
+        self,
+        *,
+        statuses: _StatusFilter = None,
+        workspaces: _StatusFilter = None,
+        created_after: _TimeFilter = None,
+        created_before: _TimeFilter = None,
+    ) -> int:
+        """How many files match (one call asking for a single record).
+
+        >>> client.count(statuses="FAILED")                       # doctest: +SKIP
+        12
+        """
+        total, _ = self.backend.list_page(**self._list_filters(statuses, workspaces, created_after, created_before),
+                                          offset=0, limit=1)
+        return total
 
     def import_file(self, path: Any, workspace: str | None = None, **options: Any) -> ImportResult:
         """Validate, (convert,) upload, trigger and wait: a file to a finished import.

@@ -8,6 +8,7 @@ maps the same operations onto its own paths, names and error shapes.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 import httpx
@@ -15,11 +16,25 @@ import httpx
 from toolkit.client.http import AmbiguousRequest, HttpSender, RetryState
 from toolkit.client.result import ImportRecord
 from toolkit.client.upload import UploadTarget
+from toolkit.errors import ApiError
 
-__all__ = ["ApiBackend", "STARTED_STATUSES"]
+__all__ = ["ApiBackend", "ListSpec", "STARTED_STATUSES"]
 
 # Statuses that prove an import trigger was accepted.
 STARTED_STATUSES = frozenset({"QUEUED", "PROCESSING", "FINISHED", "FAILED"})
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """How an API spells the file list: its path, the request's field names
+    (by the client's filter names), the answer's list and total fields and
+    the reader of one record."""
+
+    path: str
+    fields: dict[str, str]
+    items: str
+    total: str
+    record: Callable[[dict[str, Any]], ImportRecord]
 
 
 class ApiBackend:
@@ -27,6 +42,7 @@ class ApiBackend:
 
     name = ""
     upload_method = "PUT"
+    list_spec: ListSpec
 
     def __init__(self, base_url: str, api_key: str, sender: HttpSender) -> None:
         self.base_url = base_url.rstrip("/")
@@ -143,8 +159,25 @@ class ApiBackend:
         offset: int,
         limit: int,
     ) -> tuple[int, list[ImportRecord]]:
-        """One page of the file list: (total matching, records)."""
-        raise NotImplementedError
+        """One page of the file list: (total matching, records).
+
+        Both APIs take the same filters under their own names
+        (:attr:`list_spec`).
+        """
+        spec = self.list_spec
+        names = spec.fields
+        body: dict[str, Any] = {names["offset"]: offset, names["limit"]: limit}
+        for name, value in (("statuses", statuses), ("workspaces", workspaces)):
+            if value:
+                body[names[name]] = list(value)
+        for name, value in (("created_after", created_after), ("created_before", created_before)):
+            if value is not None:
+                body[names[name]] = value
+        what = "Listing files"
+        data = self.call("POST", spec.path, what=what, json=body)
+        if not isinstance(data, dict) or not isinstance(data.get(spec.items), list):
+            raise ApiError(f"{what} failed: the answer has no {spec.items} list: {data!r:.200}")
+        return int(data.get(spec.total) or 0), [spec.record(item) for item in data[spec.items]]
 
     def rejected_path(self, file_id: str) -> str:
         """The path of the rejected-rows CSV of ``file_id``."""

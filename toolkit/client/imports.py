@@ -13,12 +13,12 @@ form; processing starts by itself once the upload lands).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from toolkit.client.backend import ApiBackend
+from toolkit.client.backend import ApiBackend, ListSpec
 from toolkit.client.responses import imports_json
 from toolkit.client.result import ImportRecord, record_from_imports
 from toolkit.client.times import parse_api_time
@@ -33,6 +33,12 @@ class ImportsApi(ApiBackend):
 
     name = "imports"
     upload_method = "POST"
+    list_spec = ListSpec(
+        path="/v1/imports/list",
+        fields={"offset": "offset", "limit": "limit", "statuses": "statuses", "workspaces": "stream_names",
+                "created_after": "created_after", "created_before": "created_before"},
+        items="files", total="count", record=record_from_imports,
+    )
 
     def auth_headers(self) -> dict[str, str]:
         return {"u21-key": self.api_key}
@@ -103,31 +109,6 @@ class ImportsApi(ApiBackend):
     def delete(self, file_id: str) -> ImportRecord:
         what = f"Deleting file {file_id}"
         return self._record(self.call("DELETE", f"/v1/imports/{quote(file_id, safe='')}", what=what), what=what)
-
-    def list_page(
-        self,
-        *,
-        statuses: Sequence[str] | None,
-        workspaces: Sequence[str] | None,
-        created_after: float | None,
-        created_before: float | None,
-        offset: int,
-        limit: int,
-    ) -> tuple[int, list[ImportRecord]]:
-        body: dict[str, Any] = {"offset": offset, "limit": limit}
-        if statuses:
-            body["statuses"] = list(statuses)
-        if workspaces:
-            body["stream_names"] = list(workspaces)
-        if created_after is not None:
-            body["created_after"] = created_after
-        if created_before is not None:
-            body["created_before"] = created_before
-        what = "Listing files"
-        data = self.call("POST", "/v1/imports/list", what=what, json=body)
-        if not isinstance(data, dict) or not isinstance(data.get("files"), list):
-            raise ApiError(f"{what} failed: the answer has no files list: {data!r:.200}")
-        return int(data.get("count") or 0), [record_from_imports(item) for item in data["files"]]
 
     def rejected_path(self, file_id: str) -> str:
         return f"/v1/imports/{quote(file_id, safe='')}/rejected"

@@ -18,7 +18,6 @@ from toolkit.errors import (
     Cc5Error,
     ConfigError,
     ImportFailed,
-    ToolkitError,
     UploadError,
     ValidationFailed,
 )
@@ -95,15 +94,6 @@ def _refuse(path: Path, report: Any) -> None:
             f"Not uploaded: {errors[0]}{more}; fix the file, or force the upload (force=True, --force)",
             report=report,
         )
-
-
-def _discard_pending(client: "ImportClient", file_id: str) -> None:
-    # A failed upload leaves a PENDING_UPLOAD record: remove it so nothing dangles.
-    try:
-        if client.status(file_id).status == "PENDING_UPLOAD":
-            client.delete(file_id)
-    except ToolkitError:
-        pass
 
 
 def run_import(
@@ -186,7 +176,7 @@ def run_import(
         try:
             receipt = client.upload(path, target, progress=progress)
         except UploadError:
-            _discard_pending(client, target.file_id)
+            client.discard_pending(target.file_id)
             raise
     record = client.start_import(target, wait=False, description=upload_options.get("description"))
     t0 = time.perf_counter()

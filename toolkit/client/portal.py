@@ -14,12 +14,12 @@ envelope, a signed PUT URL, an explicit import trigger).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from toolkit.client.backend import STARTED_STATUSES, ApiBackend
+from toolkit.client.backend import STARTED_STATUSES, ApiBackend, ListSpec
 from toolkit.client.http import RetryState
 from toolkit.client.responses import portal_data
 from toolkit.client.result import ImportRecord, record_from_portal
@@ -50,6 +50,12 @@ class PortalApi(ApiBackend):
 
     name = "portal"
     upload_method = "PUT"
+    list_spec = ListSpec(
+        path="/appfile/file/list",
+        fields={"offset": "Offset", "limit": "Limit", "statuses": "Statuses", "workspaces": "WorkspaceIds",
+                "created_after": "CreatedAfter", "created_before": "CreatedBefore"},
+        items="Files", total="Total", record=record_from_portal,
+    )
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
@@ -137,31 +143,6 @@ class PortalApi(ApiBackend):
     def delete(self, file_id: str) -> ImportRecord:
         what = f"Deleting file {file_id}"
         return _file_of(self.call("DELETE", f"/appfile/file/{quote(file_id, safe='')}", what=what), what=what)
-
-    def list_page(
-        self,
-        *,
-        statuses: Sequence[str] | None,
-        workspaces: Sequence[str] | None,
-        created_after: float | None,
-        created_before: float | None,
-        offset: int,
-        limit: int,
-    ) -> tuple[int, list[ImportRecord]]:
-        body: dict[str, Any] = {"Offset": offset, "Limit": limit}
-        if statuses:
-            body["Statuses"] = list(statuses)
-        if workspaces:
-            body["WorkspaceIds"] = list(workspaces)
-        if created_after is not None:
-            body["CreatedAfter"] = created_after
-        if created_before is not None:
-            body["CreatedBefore"] = created_before
-        what = "Listing files"
-        data = self.call("POST", "/appfile/file/list", what=what, json=body)
-        if not isinstance(data, dict) or not isinstance(data.get("Files"), list):
-            raise ApiError(f"{what} failed: the answer has no Files list: {data!r:.200}")
-        return int(data.get("Total") or 0), [record_from_portal(item) for item in data["Files"]]
 
     def rejected_path(self, file_id: str) -> str:
         return f"/appfile/file/{quote(file_id, safe='')}/rejected"

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from toolkit.client.times import parse_api_time
 from toolkit.errors import ApiError
+from toolkit.statuses import TERMINAL_STATUSES  # re-exported
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
@@ -39,7 +40,6 @@ __all__ = [
     "describe_failure",
 ]
 
-TERMINAL_STATUSES = frozenset({"FINISHED", "FAILED", "DELETED"})
 
 # Column name -> pandas dtype of list_imports' DataFrame, in display order.
 RECORD_COLUMNS: dict[str, str] = {

@@ -14,6 +14,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from toolkit.statuses import (  # re-exported: the service's modules import them from here
+    ADDED,
+    DELETED,
+    FAILED,
+    FINISHED,
+    PENDING_UPLOAD,
+    PROCESSING,
+    QUEUED,
+    STATUSES,
+)
+
 __all__ = [
     "FileRecord",
     "FileQuery",
@@ -30,14 +41,6 @@ __all__ = [
     "iso_utc",
 ]
 
-PENDING_UPLOAD = "PENDING_UPLOAD"
-ADDED = "ADDED"
-QUEUED = "QUEUED"
-PROCESSING = "PROCESSING"
-FINISHED = "FINISHED"
-FAILED = "FAILED"
-DELETED = "DELETED"
-STATUSES = (PENDING_UPLOAD, ADDED, QUEUED, PROCESSING, FINISHED, FAILED, DELETED)
 
 # Failure codes the service itself assigns (the engine's file-level codes come on top).
 SERVICE_FAILURE_CODES = (
