@@ -74,6 +74,7 @@ class PlanJob:
     expected_workspace: str | None
     max_bytes: int | None
     max_findings: int
+    memory_limit: str = "512MB"
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ def plan_to_directory(job: PlanJob) -> dict[str, Any]:
 
     started = time.perf_counter()
     con = duckdb.connect(str(job.out_dir / PLAN_DATABASE),
-                         config={"temp_directory": str(job.out_dir / "spill"), "preserve_insertion_order": "true"})
+                         config={"temp_directory": str(job.out_dir / "spill"), "preserve_insertion_order": "true",
+                                 "memory_limit": job.memory_limit})
     try:
         con.execute("SET enable_progress_bar = false")
         with plan_import(job.source, con, expected_workspace=job.expected_workspace,
@@ -188,7 +190,7 @@ def main() -> None:
     for line in sys.stdin:
         raw = json.loads(line)
         job = PlanJob(Path(raw["source"]), Path(raw["out_dir"]), raw["expected_workspace"],
-                      raw["max_bytes"], int(raw["max_findings"]))
+                      raw["max_bytes"], int(raw["max_findings"]), raw["memory_limit"])
         try:
             answer = {"ok": True, "summary": plan_to_directory(job)}
         except Exception as exc:  # noqa: BLE001 - reported to the service, which fails the file
@@ -229,7 +231,7 @@ class Planner:
             process.stdin.write(json.dumps({  # type: ignore[union-attr]
                 "source": str(job.source), "out_dir": str(job.out_dir),
                 "expected_workspace": job.expected_workspace, "max_bytes": job.max_bytes,
-                "max_findings": job.max_findings,
+                "max_findings": job.max_findings, "memory_limit": job.memory_limit,
             }) + "\n")
             process.stdin.flush()  # type: ignore[union-attr]
             line = process.stdout.readline()  # type: ignore[union-attr]

@@ -108,7 +108,7 @@ class Processor:
             self._busy_planners.add(planner)
         try:
             job = PlanJob(source, tmp, record.workspace_id, self.config.max_file_bytes,
-                          self.config.max_findings_per_file)
+                          self.config.max_findings_per_file, self.config.planner_memory_limit)
             planned = planner.plan(job, con)
             log.info("file %s: planner process took %s s", record.file_id, planned.seconds)
             return planned
