@@ -8,7 +8,7 @@ waited up to ~250 ms behind a 3M-row import. So files of at least
 
 * the service writes one JSON line per job to the planner's stdin (the file
   to plan and a directory for the results);
-* the planner (a Python process running :func:`main`, nice 10) runs
+* the planner (a Python process running :func:`main` at idle priority) runs
   :func:`toolkit.cc5.plan_import` on a DuckDB database file in that
   directory, stores the rows to apply as tables ``upserts`` and ``touched``,
   writes the rejected rows to ``rejected.csv`` and answers with one JSON
@@ -49,13 +49,18 @@ __all__ = ["PlanJob", "PlannedImport", "PlannedReport", "Planner", "PlannerFaile
 PLAN_DATABASE = "plan.duckdb"
 REJECTED_CSV = "rejected.csv"
 PLANNER_NICE = 10
-# Lowered before anything is imported, so every thread (numpy's, DuckDB's) inherits it.
+# Lowered before anything is imported, so every thread (numpy's, DuckDB's)
+# inherits it: SCHED_IDLE where there is one (Linux: the planner only gets
+# CPU no other process wants), else nice 10.
 _PLANNER_MAIN = (
     "import os\n"
     "try:\n"
-    f"    os.nice({PLANNER_NICE})\n"
-    "except OSError:\n"
-    "    pass\n"
+    "    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+    "except (AttributeError, OSError):\n"
+    "    try:\n"
+    f"        os.nice({PLANNER_NICE})\n"
+    "    except OSError:\n"
+    "        pass\n"
     "from toolkit.service.planner import main\n"
     "main()\n"
 )
