@@ -58,6 +58,9 @@ class Scan:
             (k, codes.index(k) if k in codes else None) for k in self.header.keys
         ]
         self.rows_table: str | None = None
+        #: keep every line's text in the per-line table (plan_import reads the
+        #: rows to apply from it instead of reading the file a second time)
+        self.keep_raw = False
         self.footer_line: int | None = None
         self._footer_known = False
         self.stats = LineStats()
@@ -214,6 +217,8 @@ class Scan:
         sel_flags = (", " + ", ".join(flag_cols)) if flag_cols else ""
         sel_keys = (", " + ", ".join(key_cols)) if key_cols else ""
         key_names = "".join(f", k{j}" for j, (_k, fi) in enumerate(self.keys) if fi is not None)
+        raw_col = ("raw" if self.keep_raw
+                   else "CASE WHEN errs IS NOT NULL OR rt NOT IN ('10', '90') OR NOT enc_ok THEN raw END")
         return f"""
 CREATE TEMP TABLE {table} AS
 WITH s AS (
@@ -235,7 +240,7 @@ WITH s AS (
     FROM c
 )
 SELECT line, rt, errs, NOT enc_ok AS bad_enc,
-       CASE WHEN errs IS NOT NULL OR rt NOT IN ('10', '90') OR NOT enc_ok THEN raw END AS raw{key_names}
+       {raw_col} AS raw{key_names}
 FROM d
 """
 

@@ -76,7 +76,7 @@ def plan_import(
     database. Call :meth:`ImportPlan.close` when done.
     """
     report = run_validation(path, con, expected_workspace=expected_workspace, max_bytes=max_bytes,
-                            progress=progress, owns_connection=False, allow_quick=False)
+                            progress=progress, owns_connection=False, allow_quick=False, keep_raw=True)
     scan = report._scan
     header = report.header
     fields = list(scan.fields)
@@ -102,11 +102,13 @@ GROUP BY {', '.join(kn)}
         f"SELECT count(*) FROM {rows} WHERE errs IS NULL AND rt IN ('10', '90') AND {scan.body_sql()}"
     ).fetchall()[0][0]
     key_select = ", ".join(f"{kn[j]} AS {ident(k)}" for j, k in enumerate(keys))
-    data = scan.data_sql(row_type="10", with_line=True, checked=True)  # only accepted rows are kept
+    # The rows to apply come from the per-line table (it kept every line's
+    # text): reading the file again cost more than the typing itself.
+    applied_lines = f"(SELECT line, raw FROM {rows} WHERE line IN (SELECT line FROM {last} WHERE rt = '10'))"
+    data = scan.data_sql_from(applied_lines, row_type="10", with_line=True, footer=scan.footer_line,
+                              checked=True)  # only accepted rows are kept
     field_list = ", ".join(ident(f.code) for f in fields)
-    upserts = con.sql(
-        f"SELECT {field_list} FROM ({data}) d WHERE d._line IN (SELECT line FROM {last} WHERE rt = '10')"
-    )
+    upserts = con.sql(f"SELECT {field_list} FROM ({data}) d")
     deletes = con.sql(f"SELECT {key_select} FROM {last} WHERE rt = '90'")
     touched = con.sql(f"SELECT {key_select} FROM {last}")
     return ImportPlan(report, header, fields, keys, upserts, deletes, touched, int(successful),

@@ -53,22 +53,25 @@ def run_validation(
     progress: bool | None = None,
     owns_connection: bool = False,
     allow_quick: bool = True,
+    keep_raw: bool = False,
 ) -> ValidationReport:
     """Validate ``path`` on ``con``; the report's tables live on ``con``.
 
     ``allow_quick``: try the quick path first (:mod:`toolkit.cc5.quick`);
-    ``plan_import`` turns it off because it needs the per-line table.
+    ``plan_import`` turns it off because it needs the per-line table, and
+    sets ``keep_raw`` to keep every line's text in it.
     """
     p = check_path(path)
     label = str(path)
     bar = Progress(progress, f"validate {p.name}")
     try:
-        return _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, allow_quick)
+        return _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, allow_quick, keep_raw)
     finally:
         bar.close()
 
 
-def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, allow_quick) -> ValidationReport:
+def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, allow_quick,
+         keep_raw=False) -> ValidationReport:
     try:
         size = p.stat().st_size
     except OSError as exc:
@@ -91,6 +94,7 @@ def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, all
     head = scan_head(p, file_label=label)
     scan = Scan(p, con, head=head, progress=bar)
     scan.label = label
+    scan.keep_raw = keep_raw
     table = _findings_table(scan)
     findings = list(head.findings)
     header = head.header
