@@ -77,6 +77,15 @@ def test_path_upload_import_status(svc: Any, client: TestClient, tmp_path: Path)
     assert again["File"] == file
 
 
+def test_a_file_imported_before_the_watcher_saw_it_still_gets_its_size(svc: Any, client: TestClient,
+                                                                        tmp_path: Path) -> None:
+    path = make_cc5(tmp_path, rows=5)
+    data = portal_upload(client, path)  # no watcher pass: the import call comes first
+    file = _ok(_import(client, data))["File"]
+    assert (file["Status"], file["Size"]) == ("FINISHED", path.stat().st_size)
+    assert svc.store.get_file(data["FileId"]).uploaded_at is not None
+
+
 def test_async_import_answers_queued_and_the_worker_finishes(svc: Any, client: TestClient, tmp_path: Path) -> None:
     data = portal_upload(client, make_cc5(tmp_path, rows=5))
     queued = _ok(_import(client, data, "/appdata/import/file/async"))

@@ -22,7 +22,7 @@ from typing import Any
 
 from toolkit.service.config import ServiceConfig
 from toolkit.service.planner import REJECTED_CSV, PlanJob, Planner, PlannerFailed
-from toolkit.service.records import FileRecord
+from toolkit.service.records import PROCESSING, FileRecord
 from toolkit.service.storage import ObjectStorage, ObjectTooLarge, StorageError
 from toolkit.service.store import SchemaMismatch, StateChanged, Store
 
@@ -181,6 +181,9 @@ class Processor:
             raise _Failure("STORAGE_ERROR", str(exc)) from None
         if info is None:
             raise _Failure("FILE_NOT_UPLOADED", f"no object was uploaded to {record.file_path}")
+        if record.size is None:  # imported before the upload watcher saw the object
+            self.store.transition(record.file_id, from_statuses=(PROCESSING,), to_status=PROCESSING,
+                                  size=info.size, uploaded_at=info.last_modified)
         if info.size > limit:
             raise _Failure("FILE_TOO_LARGE", f"the file has {info.size} bytes; the limit is {limit}")
         if record.expires_at is not None and info.last_modified > record.expires_at + self.config.upload_grace_seconds:
