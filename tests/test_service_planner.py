@@ -71,6 +71,14 @@ def test_both_ways_give_the_same_data_counts_findings_and_rejected_rows(make_ser
     assert bool(_planner_pids(svc)) == (threshold == PLANNER)
 
 
+def test_a_store_given_as_a_relative_path_works_with_the_planner(make_service: Any, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the planner must not resolve the work directory against its own
+    svc = make_service(store=Path("relative.duckdb"), plan_process_min_bytes=PLANNER)
+    file = _import(TestClient(svc.app), make_cc5(tmp_path, rows=5))
+    assert (file["Status"], file["SuccessfulCount"]) == ("FINISHED", 5)
+
+
 def test_a_file_level_error_found_by_the_planner_fails_the_file_and_applies_nothing(make_service: Any,
                                                                                     tmp_path: Path) -> None:
     svc = make_service(plan_process_min_bytes=PLANNER)

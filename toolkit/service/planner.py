@@ -53,7 +53,8 @@ PLANNER_NICE = 10
 # inherits it: SCHED_IDLE where there is one (Linux: the planner only gets
 # CPU no other process wants), else nice 10.
 _PLANNER_MAIN = (
-    "import os\n"
+    "import os, signal\n"
+    "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"  # Ctrl-C is the service's to handle
     "try:\n"
     "    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
     "except (AttributeError, OSError):\n"
@@ -225,7 +226,7 @@ class Planner:
             env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
             self._process = subprocess.Popen(
                 [sys.executable, "-c", _PLANNER_MAIN], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, text=True, encoding="utf-8", env=env, cwd=root,
+                stdout=subprocess.PIPE, text=True, encoding="utf-8", env=env,
             )
         return self._process
 
@@ -234,7 +235,8 @@ class Planner:
         process = self._running()
         try:
             process.stdin.write(json.dumps({  # type: ignore[union-attr]
-                "source": str(job.source), "out_dir": str(job.out_dir),
+                # absolute: a relative store path must not depend on the planner's directory
+                "source": str(Path(job.source).resolve()), "out_dir": str(Path(job.out_dir).resolve()),
                 "expected_workspace": job.expected_workspace, "max_bytes": job.max_bytes,
                 "max_findings": job.max_findings, "memory_limit": job.memory_limit,
             }) + "\n")
@@ -278,7 +280,7 @@ def attach_plan(con: duckdb.DuckDBPyConnection, out_dir: Path, summary: dict[str
     upserts = touched = None
     if summary["tables"]:
         alias = f"tk_plan_{uuid.uuid4().hex[:12]}"
-        path = str(out_dir / PLAN_DATABASE).replace("'", "''")
+        path = str((out_dir / PLAN_DATABASE).resolve()).replace("'", "''")
         con.execute(f"ATTACH '{path}' AS {alias} (READ_ONLY)")
         upserts = con.sql(f"SELECT * FROM {alias}.upserts")
         touched = con.sql(f"SELECT * FROM {alias}.touched")
