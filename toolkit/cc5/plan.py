@@ -43,6 +43,11 @@ class ImportPlan:
     failure_count: int
     _scan: Scan = dc_field(repr=False, default=None)  # type: ignore[assignment]
 
+    @property
+    def entity_type(self) -> str | None:
+        """The 01 row's entity type (None without a readable header)."""
+        return self.header.entity_type if self.header is not None else None
+
     def close(self) -> None:
         """Drop the plan's temp tables and views from the connection."""
         if self._scan is not None:

@@ -27,6 +27,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import uuid
 import weakref
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from toolkit.cc5.fastcheck import FastChecker
 
-__all__ = ["connect", "fast_source_sql", "load_exact", "line_batches", "LineStats", "LINE_SCHEMA", "Progress", "MAX_LINE_SIZE"]
+__all__ = ["connect", "registered", "fast_source_sql", "load_exact", "line_batches", "LineStats", "LINE_SCHEMA", "Progress", "MAX_LINE_SIZE"]
 
 #: The longest line the fast reader accepts; longer lines go through the exact reader.
 MAX_LINE_SIZE = 32 << 20
@@ -263,6 +264,18 @@ def batch_schema(checker: "FastChecker | None" = None) -> pa.Schema:
     return pa.schema(list(zip(LINE_SCHEMA.names, LINE_SCHEMA.types)) + checker.extra_schema())
 
 
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, data: object, name: str | None = None) -> Iterator[str]:
+    """Register ``data`` (an Arrow table or reader, a DataFrame, a relation)
+    as a view for the ``with`` block; yields the view's name."""
+    view = name or f"_tk_view_{uuid.uuid4().hex}"
+    con.register(view, data)
+    try:
+        yield view
+    finally:
+        con.unregister(view)
+
+
 def load_exact(
     con: duckdb.DuckDBPyConnection,
     path: str | os.PathLike[str],
@@ -273,12 +286,8 @@ def load_exact(
 ) -> None:
     """Load the physical lines of ``path`` into the temp table ``table`` (exact reader)."""
     reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, line_batches(path, stats, on_bytes=on_bytes))
-    view = f"{table}_arrow"
-    con.register(view, reader)
-    try:
+    with registered(con, reader, f"{table}_arrow") as view:
         con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {view}")
-    finally:
-        con.unregister(view)
 
 
 class Progress:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import uuid
 
 import duckdb
-import pyarrow as pa
 
 from toolkit.cc5.engine import Scan
-from toolkit.cc5.findings import Finding, make_finding, quote_value
+from toolkit.cc5.findings import Finding, findings_to_arrow, make_finding, quote_value
 from toolkit.cc5.header import check_path, scan_head
 from toolkit.cc5.report import ValidationReport
-from toolkit.cc5.source import Progress, connect
+from toolkit.cc5.source import Progress, connect, registered
 from toolkit.cc5.values import INVALID_WHAT, lit
 from toolkit.errors import Cc5Error
 
@@ -20,24 +18,9 @@ __all__ = ["validate", "run_validation"]
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, findings: list[Finding]) -> None:
-    # One INSERT from an Arrow table: executemany costs ~3 ms a row, and a
-    # hostile header (thousands of duplicate fields) can yield thousands.
     if findings:
-        batch = pa.table({
-            "code": pa.array([f.code for f in findings], pa.string()),
-            "severity": pa.array([f.severity for f in findings], pa.string()),
-            "level": pa.array([f.level for f in findings], pa.string()),
-            "line": pa.array([f.line for f in findings], pa.int64()),
-            "field": pa.array([f.field for f in findings], pa.string()),
-            "value": pa.array([f.value for f in findings], pa.string()),
-            "message": pa.array([f.message for f in findings], pa.string()),
-        })
-        view = f"_findings_batch_{uuid.uuid4().hex}"
-        con.register(view, batch)
-        try:
+        with registered(con, findings_to_arrow(findings)) as view:
             con.execute(f"INSERT INTO {table} SELECT * FROM {view}")
-        finally:
-            con.unregister(view)
 
 
 def _quote_sql(v: str) -> str:

@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
-import pyarrow as pa
 
+from toolkit.cc5.findings import findings_to_arrow
+from toolkit.cc5.source import registered
 from toolkit.service.priority import run_lowered
 from toolkit.service.records import FAILED, FINISHED, PROCESSING, QUEUED, FileQuery, FileRecord
 from toolkit.service.store import SchemaMismatch, StateChanged
@@ -306,22 +307,14 @@ class DuckDBStore:
             picked = list(itertools.islice(iter(report.findings), limit))
         if not picked:
             return
-        table = pa.table({
-            "line": pa.array([getattr(f, "line", None) for f in picked], pa.int64()),
-            **{name: pa.array([_text(getattr(f, name, None)) for f in picked], pa.string())
-               for name in _FINDING_COLUMNS[1:]},
-        })
-        con.register("_tk_findings", table)
-        try:
+        with registered(con, findings_to_arrow(picked)) as view:
             con.execute(
                 f"INSERT INTO findings (file_id, {columns}) SELECT ?, "
                 + ", ".join(f"CAST({quote_ident(c)} AS {'BIGINT' if c == 'line' else 'VARCHAR'})"
                             for c in _FINDING_COLUMNS)
-                + " FROM _tk_findings LIMIT ?",
+                + f" FROM {view} LIMIT ?",
                 [file_id, limit],
             )
-        finally:
-            con.unregister("_tk_findings")
 
     # -- imported data -----------------------------------------------------
     @staticmethod
@@ -394,34 +387,25 @@ class DuckDBStore:
         keys = list(plan.keys)
         codes = [f.code for f in plan.fields]
         with self._table_lock(record.workspace_id, record.entity_type):
-            con.register("_tk_touched", plan.touched)
-            con.register("_tk_upserts", plan.upserts)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                table = self._prepare_table(con, record, plan)
-                match = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
-                con.execute(f"DELETE FROM {table} AS t USING _tk_touched AS s WHERE {match}")
-                columns = ", ".join(quote_ident(c) for c in codes)
-                con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _tk_upserts")
-                self._insert_findings(con, record.file_id, plan.report, max_findings)
-                row = con.execute(
-                    f"UPDATE files SET status = '{FINISHED}', successful_count = ?, failure_count = ?, "
-                    "process_end_time = ?, rejected_key = ?, entity_type = ?, failure_code = NULL, "
-                    f"failure_message = NULL WHERE file_id = ? AND status = '{PROCESSING}' "
-                    f"RETURNING {', '.join(_COLUMNS)}",
-                    [int(plan.successful_count), int(plan.failure_count), now, rejected_key,
-                     record.entity_type, record.file_id],
-                ).fetchall()
-                row = row[0] if row else None
-                if row is None:
-                    raise StateChanged(f"file {record.file_id} is no longer PROCESSING")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            finally:
-                con.unregister("_tk_touched")
-                con.unregister("_tk_upserts")
+            with registered(con, plan.touched, "_tk_touched"), registered(con, plan.upserts, "_tk_upserts"):
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    table = self._prepare_table(con, record, plan)
+                    match = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
+                    con.execute(f"DELETE FROM {table} AS t USING _tk_touched AS s WHERE {match}")
+                    columns = ", ".join(quote_ident(c) for c in codes)
+                    con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _tk_upserts")
+                    self._insert_findings(con, record.file_id, plan.report, max_findings)
+                    row = _end_processing(
+                        con, record.file_id,
+                        f"status = '{FINISHED}', successful_count = ?, failure_count = ?, process_end_time = ?, "
+                        "rejected_key = ?, entity_type = ?, failure_code = NULL, failure_message = NULL",
+                        [int(plan.successful_count), int(plan.failure_count), now, rejected_key, record.entity_type],
+                    )
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
         return self._cached(_record_from_row(row))  # type: ignore[return-value]
 
     def fail_file(
@@ -434,16 +418,12 @@ class DuckDBStore:
             cur.execute("BEGIN TRANSACTION")
             try:
                 self._insert_findings(cur, record.file_id, report, max_findings)
-                row = cur.execute(
-                    f"UPDATE files SET status = '{FAILED}', failure_code = ?, failure_message = ?, "
-                    "successful_count = 0, failure_count = ?, process_end_time = ?, rejected_key = ?, "
-                    f"entity_type = ? WHERE file_id = ? AND status = '{PROCESSING}' "
-                    f"RETURNING {', '.join(_COLUMNS)}",
-                    [code, message, failure_count, now, rejected_key, record.entity_type, record.file_id],
-                ).fetchall()
-                row = row[0] if row else None
-                if row is None:
-                    raise StateChanged(f"file {record.file_id} is no longer PROCESSING")
+                row = _end_processing(
+                    cur, record.file_id,
+                    f"status = '{FAILED}', failure_code = ?, failure_message = ?, successful_count = 0, "
+                    "failure_count = ?, process_end_time = ?, rejected_key = ?, entity_type = ?",
+                    [code, message, failure_count, now, rejected_key, record.entity_type],
+                )
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -461,5 +441,16 @@ class DuckDBStore:
             self._db.close()
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(getattr(value, "value", value))
+def _end_processing(con: duckdb.DuckDBPyConnection, file_id: str, sets: str, params: list[Any]) -> tuple[Any, ...]:
+    """``UPDATE files SET <sets>`` for a file still PROCESSING; its new row.
+
+    Raises StateChanged when the file is no longer PROCESSING (the caller's
+    transaction then rolls back).
+    """
+    rows = con.execute(
+        f"UPDATE files SET {sets} WHERE file_id = ? AND status = '{PROCESSING}' RETURNING {', '.join(_COLUMNS)}",
+        [*params, file_id],
+    ).fetchall()
+    if not rows:
+        raise StateChanged(f"file {file_id} is no longer PROCESSING")
+    return rows[0]

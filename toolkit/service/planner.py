@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -43,6 +44,7 @@ from typing import Any
 import duckdb
 
 from toolkit.cc5.findings import Finding
+from toolkit.cc5.header import Field
 
 __all__ = ["PlanJob", "PlannedImport", "PlannedReport", "Planner", "PlannerFailed", "plan_to_directory"]
 
@@ -83,23 +85,23 @@ class PlanJob:
     memory_limit: str = "512MB"
 
 
-@dataclass(frozen=True)
-class PlannedField:
-    code: str
-    duckdb_type: str
-
-
 class PlannedReport:
     """The parts of a :class:`~toolkit.cc5.report.ValidationReport` the
     service uses, as sent back by the planner."""
 
-    def __init__(self, summary: dict[str, Any]) -> None:
+    def __init__(self, summary: dict[str, Any], rejected_csv: Path) -> None:
+        self._rejected_csv = rejected_csv
         self.importable: bool = summary["importable"]
         self.data_rows: int = summary["data_rows"]
         self.delete_rows: int = summary["delete_rows"]
         self.rejected_rows: int = summary["rejected_rows"]
         self.findings = [Finding(**f) for f in summary["findings"]]
         self.file_errors = [Finding(**f) for f in summary["file_errors"]]
+
+    def write_rejected(self, path: str | os.PathLike[str]) -> None:
+        """Put the rejected rows the planner wrote at ``path``."""
+        if self._rejected_csv.exists() and Path(path).resolve() != self._rejected_csv.resolve():
+            shutil.copyfile(self._rejected_csv, path)
 
     def iter_findings(self, *, limit: int | None = None) -> list[Finding]:
         """The first findings in line order (the planner sent at most the
@@ -114,7 +116,7 @@ class PlannedImport:
 
     report: PlannedReport
     entity_type: str | None
-    fields: list[PlannedField]
+    fields: list[Field]
     keys: list[str]
     upserts: duckdb.DuckDBPyRelation | None
     touched: duckdb.DuckDBPyRelation | None
@@ -152,7 +154,6 @@ def plan_to_directory(job: PlanJob) -> dict[str, Any]:
                 plan.upserts.create("upserts")
                 plan.touched.create("touched")
             stored = time.perf_counter()
-            header = plan.header
             return {
                 "importable": bool(report.importable),
                 "data_rows": int(report.data_rows),
@@ -160,8 +161,8 @@ def plan_to_directory(job: PlanJob) -> dict[str, Any]:
                 "rejected_rows": int(report.rejected_rows),
                 "successful_count": int(plan.successful_count),
                 "failure_count": int(plan.failure_count),
-                "entity_type": getattr(header, "entity_type", None) or None,
-                "fields": [[f.code, f.duckdb_type] for f in plan.fields],
+                "entity_type": plan.entity_type,
+                "fields": [[f.code, f.type, f.duckdb_type] for f in plan.fields],
                 "keys": list(plan.keys),
                 "tables": importable,
                 "findings": [_finding(f) for f in report.iter_findings(limit=job.max_findings)],
@@ -285,8 +286,8 @@ def attach_plan(con: duckdb.DuckDBPyConnection, out_dir: Path, summary: dict[str
         upserts = con.sql(f"SELECT * FROM {alias}.upserts")
         touched = con.sql(f"SELECT * FROM {alias}.touched")
     return PlannedImport(
-        report=PlannedReport(summary), entity_type=summary["entity_type"],
-        fields=[PlannedField(code, sql_type) for code, sql_type in summary["fields"]], keys=summary["keys"],
+        report=PlannedReport(summary, out_dir / REJECTED_CSV), entity_type=summary["entity_type"],
+        fields=[Field(*field) for field in summary["fields"]], keys=summary["keys"],
         upserts=upserts, touched=touched, successful_count=summary["successful_count"],
         failure_count=summary["failure_count"], seconds=summary["seconds"], _con=con, _alias=alias,
     )

@@ -206,8 +206,8 @@ class Processor:
         log.info("file %s: planned in %.2f s", record.file_id, time.perf_counter() - started)
         try:
             report = plan.report
-            record = record.replace(entity_type=_entity_type(plan) or record.entity_type)
-            rejected_key = self._store_rejected(record, plan, tmp)
+            record = record.replace(entity_type=plan.entity_type or record.entity_type)
+            rejected_key = self._store_rejected(record, report, tmp)
             not_applied = int(report.data_rows) + int(report.delete_rows)
             if not report.importable:
                 first = report.file_errors[0]
@@ -228,10 +228,9 @@ class Processor:
             # Findings may live in the plan's tables: _fail records them before this.
             plan.close()
 
-    def _store_rejected(self, record: FileRecord, plan: Any, tmp: Path) -> str | None:
+    def _store_rejected(self, record: FileRecord, report: Any, tmp: Path) -> str | None:
         path = tmp / REJECTED_CSV
-        if hasattr(plan.report, "write_rejected"):  # a planner process wrote it already
-            plan.report.write_rejected(path)
+        report.write_rejected(path)
         if not path.exists():
             return None
         try:
@@ -240,13 +239,3 @@ class Processor:
             raise _Failure("STORAGE_ERROR", str(exc)) from None
         return record.rejected_object_key
 
-
-def _entity_type(plan: Any) -> str | None:
-    if getattr(plan, "entity_type", None):  # planned in a planner process
-        return plan.entity_type
-    header = getattr(plan, "header", None)
-    for name in ("entity_type", "entity"):
-        value = getattr(header, name, None)
-        if isinstance(value, str) and value:
-            return value
-    return None
