@@ -27,7 +27,7 @@ from streamlit.testing.v1 import AppTest
 from toolkit.app_support import session
 from toolkit.app_support.synthetic import synthetic_imports
 
-PAGE = Path(__file__).resolve().parent.parent / "pages" / "dashboard.py"
+PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "dashboard.py"
 EMPTY_PAGE = "import streamlit as st\nst.title('Empty')\n"
 TARGET_SECONDS = 3.0
 

@@ -20,7 +20,7 @@ from toolkit.app_support.synthetic import synthetic_imports
 
 from app_helpers import app_api, imported, unused_port  # noqa: F401  (fixtures)
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "dashboard.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "dashboard.py")
 CHART_TITLES = {
     "Imports by status per workspace",
     "Failure codes by workspace (failed imports)",

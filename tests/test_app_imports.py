@@ -8,7 +8,7 @@ from toolkit.client import ImportClient
 
 from app_helpers import ROOT, app_api, imported  # noqa: F401  (fixtures)
 
-PAGE = str(ROOT / "pages" / "imports.py")
+PAGE = str(ROOT / "app_pages" / "imports.py")
 
 
 def open_page(workspace: str) -> AppTest:

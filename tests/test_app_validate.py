@@ -20,7 +20,7 @@ from toolkit.demo import make_demo_file
 
 from app_helpers import ROOT, app_api  # noqa: F401  (fixtures)
 
-PAGE = str(ROOT / "pages" / "validate_import.py")
+PAGE = str(ROOT / "app_pages" / "validate_import.py")
 
 
 def demo_text(defect: str, rows: int = 6, workspace: str = "ws-app-validate", seed: int = 3):
