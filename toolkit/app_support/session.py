@@ -20,6 +20,7 @@ benchmark and the AppTests with 100,000 synthetic records).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ __all__ = [
 ]
 
 IMPORTS_SOURCE_KEY = "toolkit.imports_source"
+#: ``DataFrame.attrs`` key naming one loaded import list (the aggregates' cache key).
+FINGERPRINT = "toolkit.fingerprint"
 #: How long the import list and the dashboard aggregates are reused.
 CACHE_TTL_SECONDS = 15
 #: How many demo imports the embedded service gets on first start (0: none).
@@ -123,14 +126,18 @@ def get_client() -> Any:
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner="Loading imports…")
 def _fetch_imports(url: str, api_key: str, api: str) -> pd.DataFrame:
-    return normalize_imports(_client(url, api_key, api).list_imports())
+    df = normalize_imports(_client(url, api_key, api).list_imports())
+    df.attrs[FINGERPRINT] = f"{url}@{time.time()}"  # one fetch, one fingerprint
+    return df
 
 
 def load_imports() -> pd.DataFrame:
     """Every import record visible to the key, newest first (see the module doc for injection)."""
     source: pd.DataFrame | Callable[[], pd.DataFrame] | None = st.session_state.get(IMPORTS_SOURCE_KEY)
     if source is not None:
-        return normalize_imports(source() if callable(source) else source)
+        df = normalize_imports(source() if callable(source) else source)
+        df.attrs[FINGERPRINT] = f"injected@{id(source)}:{len(df)}"
+        return df
     target = current_target()
     return _fetch_imports(target.url, target.api_key, target.api)
 
@@ -138,13 +145,25 @@ def load_imports() -> pd.DataFrame:
 def refresh_imports() -> None:
     """Forget the cached list and aggregates (after an import or a delete)."""
     _fetch_imports.clear()
-    dashboard_for.clear()
+    _dashboard_cached.clear()
+
+
+def dashboard_for(df: pd.DataFrame, filters: ImportFilters) -> DashboardData:
+    """``dashboard_data`` cached per list and filters for ``CACHE_TTL_SECONDS``.
+
+    The list is known by its fingerprint (set by ``load_imports``), not
+    hashed: hashing a million records costs more than aggregating them.
+    """
+    fingerprint = df.attrs.get(FINGERPRINT) or str(pd.util.hash_pandas_object(df).sum())
+    return _dashboard_cached(fingerprint, filters, df)
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def dashboard_for(df: pd.DataFrame, filters: ImportFilters) -> DashboardData:
-    """``dashboard_data`` cached per data and filters for ``CACHE_TTL_SECONDS``."""
-    return dashboard_data(df, filters)
+def _dashboard_cached(fingerprint: str, filters: ImportFilters, _df: pd.DataFrame) -> DashboardData:
+    return dashboard_data(_df, filters)
+
+
+dashboard_for.clear = _dashboard_cached.clear  # type: ignore[attr-defined]
 
 
 def demo_count(environ: Mapping[str, str]) -> int:
