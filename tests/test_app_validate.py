@@ -114,7 +114,7 @@ def test_import_uploads_then_follows_the_status_to_finished(app_api, monkeypatch
     record = app.session_state[IMPORT_STATE_KEY]["record"]
     assert record.status == "FINISHED"
     shown = metrics(app)
-    assert shown["Rows applied"] == str(7 - file.bad_rows) and shown["Rows rejected"] == str(file.bad_rows)
+    assert shown["Rows applied"] == str(7 - file.bad_rows) and shown["Rows not applied"] == str(file.bad_rows)
     assert any(":green-badge[FINISHED]" in m.value for m in app.markdown)
     assert f"Download {file.bad_rows} rejected rows (CSV)" in [b.proto.label for b in app.get("download_button")]
 
@@ -130,9 +130,12 @@ def table_bytes(kind: str) -> bytes:
 def test_a_table_is_converted_with_the_form_then_validated(app_api, kind):
     app = upload(f"products.{kind}", table_bytes(kind), "application/octet-stream")
     assert not app.error
-    app.text_input[0].input("product")
-    app.text_input[1].input("ws-app-csv")
-    app.multiselect[0].set_value(["code"])
+    columns = app.data_editor[0].value if hasattr(app, "data_editor") else app.dataframe[0].value
+    assert columns.to_dict("records") == [{"column": "code", "type": "string", "key": True},
+                                          {"column": "name", "type": "string", "key": False},
+                                          {"column": "amount", "type": "number", "key": False}]
+    app.text_input(key="validate.convert.entity").input("product")
+    app.text_input(key="validate.convert.workspace").input("ws-app-csv")
     app.button[0].click().run()
     assert not app.exception and not app.error, [e.value for e in app.error]
     shown = metrics(app)
@@ -141,8 +144,80 @@ def test_a_table_is_converted_with_the_form_then_validated(app_api, kind):
     assert app.success[0].value.startswith("**products.cc5txt** is valid: 2 data rows")
     assert f"Written as cc5 from the {kind.upper()} table (`write_cc5`), then validated." in [
         c.value for c in app.caption]
+    assert "Download products.cc5txt" in [b.proto.label for b in app.get("download_button")]
     app = import_and_wait(app)
     assert app.session_state[IMPORT_STATE_KEY]["record"].status == "FINISHED"
+
+
+def test_the_user_sets_a_column_type_and_the_keys_and_sees_what_the_file_gets(app_api):
+    # A credit column with one "abc": inferred as text, so the user says it is a number.
+    app = upload("customers.csv", b"code,region,credit\nC1,eu,12.5\nC2,us,abc\nC3,eu,7\n", "text/csv")
+    types = app.dataframe[0].value if not hasattr(app, "data_editor") else app.data_editor[0].value
+    assert dict(zip(types["column"], types["type"]))["credit"] == "string"
+    app.session_state["validate.convert.columns"] = {
+        "edited_rows": {0: {"key": False}, 1: {"key": True}, 2: {"type": "number"}},
+        "added_rows": [], "deleted_rows": []}
+    app.text_input(key="validate.convert.entity").input("customer")
+    app.text_input(key="validate.convert.workspace").input("ws-app-types")
+    app.button[0].click().run()
+    assert not app.exception
+    prepared = app.session_state[PREPARED_KEY][1]
+    assert list(prepared.header.keys) == ["region"]
+    assert {f.code: f.type for f in prepared.header.fields}["credit"] == "number"
+    findings = next(d.value for d in app.dataframe if "message" in d.value.columns)
+    # The typed column's bad value, and (region is the key now) a duplicate key: what the file gets.
+    assert findings[["line", "code", "field", "value"]].values.tolist() == [
+        [6, "INVALID_NUMBER", "credit", "abc"], [7, "DUPLICATE_KEY", "region", "eu"]]
+    assert findings["raw"].tolist() == ["10|us|C2|abc|", "10|eu|C3|7|"]  # as written: keys first
+    cc5 = next(b for b in app.get("download_button") if b.proto.label == "Download customers.cc5txt")
+    assert cc5 is not None
+
+
+def test_findings_filter_by_code_and_field_and_show_their_raw_line(app_api):
+    file = demo_text("bad_values", rows=30, seed=8)
+    app = upload(file.name, file.data.encode())
+    findings = next(d.value for d in app.dataframe if "message" in d.value.columns)
+    lines = file.data.splitlines()
+    assert all(row.raw == lines[int(row.line) - 1] for row in findings.itertuples())
+    code = findings["code"].iloc[0]
+    app.multiselect(key="validate.filter_codes").set_value([code]).run()
+    shown = next(d.value for d in app.dataframe if "message" in d.value.columns)
+    assert set(shown["code"]) == {code} and len(shown) == (findings["code"] == code).sum()
+    field = shown["field"].iloc[0]
+    app.multiselect(key="validate.filter_fields").set_value([field]).run()
+    shown = next(d.value for d in app.dataframe if "message" in d.value.columns)
+    assert set(shown["field"]) == {field}
+    assert any(f"of {len(findings)} findings match" in c.value for c in app.caption)
+
+
+def test_a_binary_file_is_said_to_be_one(app_api):
+    app = upload("photo.cc5txt", bytes(range(256)) * 200, "application/octet-stream")
+    assert not app.exception
+    assert [e.value for e in app.error] == [
+        "**photo.cc5txt** is not a text file: a cc5 file is UTF-8 text, one record per line. "
+        "It cannot be previewed or imported."]
+    assert not app.button and not app.dataframe  # no mojibake findings, no import
+
+
+def test_a_refused_conversion_names_the_file_not_a_server_path(app_api):
+    app = upload("bad.csv", b"code,name\n,Widget\n", "text/csv")  # an empty key value
+    app.text_input(key="validate.convert.entity").input("product")
+    app.text_input(key="validate.convert.workspace").input("ws-app-csv")
+    app.button[0].click().run()
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1 and errors[0].startswith("Reading bad.csv failed: bad.csv: cannot write it as cc5")
+    assert "/tmp" not in errors[0] and "toolkit-app-" not in errors[0]
+
+
+def test_progress_text_reads_rows_percent_and_bytes():
+    from toolkit.app_support.validate_view import describe_progress
+    from toolkit.progress import ProgressEvent
+
+    event = ProgressEvent("validate", done=150_000_000, total=200_000_000, unit="B", rows=1_234_567)
+    assert describe_progress(event, 61.2, "big.cc5txt") == (
+        0.75, "Validating big.cc5txt: 75% · 1,234,567 rows · 150 of 200 MB · 61 s")
+    assert describe_progress(None, 3.0, "big.cc5txt") == (None, "Validating big.cc5txt… 3 s")
 
 
 def test_a_csv_without_entity_metadata_is_an_error_message(app_api):
@@ -153,7 +228,7 @@ def test_a_csv_without_entity_metadata_is_an_error_message(app_api):
         "Reading products.csv failed: products.csv: to convert it, fill in entity type, workspace"]
 
 
-def test_text_that_is_not_cc5_and_binary_bytes_are_findings_not_crashes(app_api):
+def test_text_that_is_not_cc5_and_latin1_bytes_are_findings_not_crashes(app_api):
     app = upload("notes.txt", b"hello\nworld\n")
     assert app.error[0].value.startswith("**notes.txt** cannot be imported: file-level errors")
     findings = next(d.value for d in app.dataframe if "message" in d.value.columns)
