@@ -330,6 +330,7 @@ class _connect:
     def __enter__(self) -> duckdb.DuckDBPyConnection:
         self._con = duckdb.connect()
         self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute("SET preserve_insertion_order = false")  # every query that needs an order says so
         self._con.register("imports", self._data)
         return self._con
 
