@@ -118,7 +118,7 @@ def test_only_failed_imports_still_draw_their_rows():
     app.multiselect(key="dashboard.statuses").set_value(["FAILED"]).run()
     assert not app.exception and not app.error
     bars = figure(app, "Rows applied and not applied per day").data
-    failed_rows = next(b for b in bars if b.name == "rows of failed files")
+    failed_rows = next(b for b in bars if b.name == "in failed files")
     expected = dashboard_data(records, ImportFilters(statuses=("FAILED",))).kpis.rows_of_failed_files
     assert sum(values(failed_rows.y)) == expected
 
@@ -177,7 +177,7 @@ def test_dashboard_over_the_live_service(app_api, imported):
     assert shown["Rows applied"] == f"{imported.rows_applied:,}"
     assert shown["Rows not applied"] == f"{imported.rows_rejected + imported.failed.failure_count:,}"
     heatmap = figure(app, "Failure codes by workspace (failed imports)").data[0]
-    assert values(heatmap.x) == ["FOOTER_COUNT_MISMATCH"] and values(heatmap.y) == [imported.workspace]
+    assert values(heatmap.x) == [imported.workspace] and values(heatmap.y) == ["FOOTER_COUNT_MISMATCH"]
     assert values(heatmap.marker.color) == [1]
     assert [list(c) for c in heatmap.customdata] == [[imported.workspace, "FOOTER_COUNT_MISMATCH"]]
 

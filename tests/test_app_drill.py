@@ -33,10 +33,10 @@ def test_a_heatmap_cell_lists_exactly_its_failed_imports():
     filters = filters_from_click("failure_heatmap", [point], base=base)
     assert filters.entity_types == ("customer",)  # the dashboard's other filters stay
     listed = filter_imports(records, filters)
-    expected = failed[(failed["stream_name"] == point["y"]) & (failed["failure_code"] == point["x"])
+    expected = failed[(failed["stream_name"] == point["x"]) & (failed["failure_code"] == point["y"])
                       & (failed["entity_type"] == "customer")]
     assert set(listed["file_id"]) == set(expected["file_id"]) and len(listed) > 0
-    assert set(listed["status"]) == {"FAILED"} and set(listed["failure_code"]) == {point["x"]}
+    assert set(listed["status"]) == {"FAILED"} and set(listed["failure_code"]) == {point["y"]}
 
 
 def test_a_status_bar_lists_its_workspace_and_status():

@@ -29,8 +29,9 @@ __all__ = [
 # Room for axis titles and tick labels (automargin grows it further when needed),
 # the legend above the plot so it never squeezes it, and a click selects.
 _LAYOUT = dict(
-    margin=dict(l=60, r=60, t=80, b=50), legend_title_text="", height=380,
-    legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+    margin=dict(l=60, r=60, t=90, b=50), legend_title_text="", height=380,
+    legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
+    title_y=0.97, title_yanchor="top",
     clickmode="event+select", dragmode=False,
 )
 
@@ -52,35 +53,38 @@ def status_by_workspace_chart(frame: pd.DataFrame) -> go.Figure:
 
 
 def failure_heatmap(frame: pd.DataFrame) -> go.Figure:
-    """Heatmap of FAILED imports per workspace (rows) and failure code (columns).
+    """Heatmap of FAILED imports per failure code (rows) and workspace (columns).
 
     Drawn as square markers, not ``go.Heatmap``: plotly selects (and so
-    Streamlit reports a click on) markers, never heatmap cells.
+    Streamlit reports a click on) markers, never heatmap cells. Codes go on
+    the y axis, where their long names read horizontally.
 
         >>> fig = failure_heatmap(pd.DataFrame({"workspace": ["ws-eu"], "failure_code": ["BAD_HEADER"],
         ...                                     "imports": [3]}))
         >>> list(fig.data[0].x), list(fig.data[0].y), [int(n) for n in fig.data[0].marker.color]
-        (['BAD_HEADER'], ['ws-eu'], [3])
+        (['ws-eu'], ['BAD_HEADER'], [3])
     """
     cells = frame[frame["imports"] > 0]
-    codes = sorted(cells["failure_code"].unique())
+    codes = sorted(cells["failure_code"].unique(), reverse=True)  # A at the top
     workspaces = sorted(cells["workspace"].unique())
-    size = max(18, min(56, 300 // max(len(workspaces), 1), 700 // max(len(codes), 1)))
+    # The plot area is about 420 x 240 px in a half-width column at 1280 px.
+    size = max(14, min(44, 380 // max(len(workspaces), 1), 220 // max(len(codes), 1)))
+    counts = cells["imports"].astype(int)
+    dark = counts > counts.max() * 0.55 if len(counts) else counts.astype(bool)
     fig = go.Figure(
         go.Scatter(
-            x=cells["failure_code"], y=cells["workspace"], mode="markers+text",
-            text=cells["imports"].astype(str), textfont=dict(color="#1c2430"),
-            marker=dict(symbol="square", size=size, color=cells["imports"], colorscale="Reds",
-                        cmin=0, showscale=True, colorbar=dict(title="failed", thickness=12),
+            x=cells["workspace"], y=cells["failure_code"], mode="markers+text",
+            text=counts.astype(str), textfont=dict(color=["#ffffff" if d else "#1c2430" for d in dark], size=12),
+            marker=dict(symbol="square", size=size, color=counts, colorscale="Reds", cmin=0,
+                        showscale=True, colorbar=dict(title="failed", thickness=12),
                         line=dict(width=1, color="#ffffff")),
             customdata=cells[["workspace", "failure_code"]].to_numpy(),
-            hovertemplate="%{y} · %{x}: %{marker.color} failed imports (click: list them)<extra></extra>",
+            hovertemplate="%{x} · %{y}: %{marker.color} failed imports (click: list them)<extra></extra>",
         )
     )
     fig.update_layout(title="Failure codes by workspace (failed imports)", showlegend=False, **_LAYOUT)
-    fig.update_xaxes(categoryorder="array", categoryarray=codes, tickangle=-30, automargin=True,
-                     showgrid=False)
-    fig.update_yaxes(categoryorder="array", categoryarray=workspaces, automargin=True, showgrid=False)
+    fig.update_xaxes(categoryorder="array", categoryarray=workspaces, automargin=True, showgrid=False)
+    fig.update_yaxes(categoryorder="array", categoryarray=codes, automargin=True, showgrid=False)
     return fig
 
 
@@ -108,9 +112,9 @@ def rows_over_time_chart(frame: pd.DataFrame, bucket: str) -> go.Figure:
     """Stacked bars per ``bucket``: rows applied, rows rejected, and rows of failed files (not applied)."""
     fig = go.Figure()
     for column, name, color in (
-        ("rows_succeeded", "rows applied", STATUS_HEX["FINISHED"]),
-        ("rows_rejected", "rows rejected (finished imports)", "#f0a030"),
-        ("rows_of_failed_files", "rows of failed files", STATUS_HEX["FAILED"]),
+        ("rows_succeeded", "applied", STATUS_HEX["FINISHED"]),
+        ("rows_rejected", "rejected", "#f0a030"),
+        ("rows_of_failed_files", "in failed files", STATUS_HEX["FAILED"]),
     ):
         if column in frame:
             fig.add_bar(x=frame["period"], y=frame[column], name=name, marker_color=color)

@@ -36,7 +36,7 @@ def demo_banner(service: Any | None) -> None:
         if demo.state == "running":
             st.progress(demo.fraction, text=(
                 f"Making the demo history through the embedded service: {demo.message} "
-                f"({demo.elapsed:.0f} s). The pages work meanwhile; the dashboard fills as imports end."))
+                f"({demo.elapsed:.0f} s). The pages work meanwhile; the dashboard shows the whole history when it is done."))
         elif demo.state == "failed":
             st.error(f"The demo history could not be made: {demo.message}", icon=":material/error:")
         if seen_running and demo.state != "running":

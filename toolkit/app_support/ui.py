@@ -83,7 +83,7 @@ def filter_controls(df: pd.DataFrame, *, key: str) -> ImportFilters:
     statuses = [s for s in STATUSES if s in options["statuses"]] + [
         s for s in options["statuses"] if s not in STATUSES
     ]
-    cols = st.columns(5)
+    cols = st.columns([1, 1, 1, 1, 1.4])  # the date range needs room for two dates
     workspaces = cols[0].multiselect(
         "Workspace / stream", _with_chosen(options["workspaces"], f"{key}.workspaces"),
         key=f"{key}.workspaces", placeholder="All"
