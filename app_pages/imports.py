@@ -39,7 +39,7 @@ def imports_list() -> None:
         imports = session.load_imports()
     if imports is None:
         return
-    st.caption(f"{len(imports):,} files visible to this API key"
+    st.caption(f"{len(imports):,} file{'s' if len(imports) != 1 else ''} visible to this API key"
                + (f" · refreshed every {AUTO_REFRESH_SECONDS} s" if auto else ""))
     filters = filter_controls(imports, key="imports")
     shown = filter_imports(imports, filters)
@@ -47,23 +47,21 @@ def imports_list() -> None:
         shown.assign(status=shown["status"].map(lambda status: [status]),  # a one-label list: a coloured pill
                      failure_code=shown["failure_code"].fillna("")),
         hide_index=True,
-        column_order=["status", "file_name", "stream_name", "entity_type", "date_created",
-                      "successful_count", "failure_count", "failure_code", "file_id"],
+        # Fits 1280 px with the sidebar open: the entity is a filter above, the file id is in the detail.
+        column_order=["status", "file_name", "stream_name", "date_created", "successful_count", "failure_count",
+                      "failure_code"],
         column_config={
             "status": st.column_config.MultiselectColumn(
-                "Status", options=list(STATUSES), color=[STATUS_HEX[s] + "55" for s in STATUSES], width="small"),
-            "file_name": st.column_config.TextColumn("File", width="medium"),
-            "stream_name": st.column_config.TextColumn("Workspace", width="small"),
-            "entity_type": st.column_config.TextColumn("Entity", width="small"),
-            "date_created": st.column_config.DatetimeColumn("Created (UTC)", format="YYYY-MM-DD HH:mm",
-                                                            width="small"),
-            "successful_count": st.column_config.NumberColumn("Applied", format="%d", width="small",
+                "Status", options=list(STATUSES), color=[STATUS_HEX[s] + "55" for s in STATUSES], width=95),
+            "file_name": st.column_config.TextColumn("File", width=160),
+            "stream_name": st.column_config.TextColumn("Workspace", width=95),
+            "date_created": st.column_config.DatetimeColumn("Created (UTC)", format="MM-DD HH:mm", width=100),
+            "successful_count": st.column_config.NumberColumn("Applied", format="%d", width=70,
                                                               help="Rows applied"),
             "failure_count": st.column_config.NumberColumn(
-                "Not applied", format="%d", width="small",
+                "Not applied", format="%d", width=80,
                 help="Rows rejected by a finished import; every row of a failed file"),
-            "failure_code": st.column_config.TextColumn("Failure code", width="medium"),
-            "file_id": st.column_config.TextColumn("File id", width="small"),
+            "failure_code": st.column_config.TextColumn("Failure code", width=130),
         },
         on_select="rerun",
         selection_mode="single-row",

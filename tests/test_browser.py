@@ -151,8 +151,13 @@ def defective_file(workspace: str) -> tuple[str, str, int]:
 def pick(page, label: str, option: str) -> None:
     """Choose ``option`` in the multiselect labelled ``label``."""
     box = page.get_by_test_id("stMultiSelect").filter(has_text=label).first
-    box.locator("input").click()
-    page.get_by_role("option", name=option, exact=True).click()
+    box.click()
+    try:
+        page.get_by_role("option", name=option).first.click(timeout=15_000)
+    except Exception:
+        shot(page, "browser-debug-pick.png")
+        print("OPTIONS", page.get_by_role("option").all_inner_texts(), box.inner_text())
+        raise
     page.keyboard.press("Escape")
 
 
@@ -191,6 +196,7 @@ def test_validate_filter_import_then_from_a_failure_to_its_rejected_rows(streaml
     expect(heatmap).to_be_visible(timeout=30_000)
     page.wait_for_timeout(1500)
     shot(page, "browser-dashboard-workspace.png")
+    heatmap.scroll_into_view_if_needed()
     cell = heatmap.locator("g.points path.point").first
     cell.click(force=True)
 
@@ -203,4 +209,10 @@ def test_validate_filter_import_then_from_a_failure_to_its_rejected_rows(streaml
     expect(page.get_by_text(f"Rows with errors of their own: {bad_rows}")).to_be_visible(timeout=30_000)
     expect(page.get_by_text(f"Download {bad_rows} rejected rows (CSV)")).to_be_visible()
     page.wait_for_timeout(500)
+    shot(page, "browser-failure-detail.png")
+    page.get_by_text(f"Download {bad_rows} rejected rows (CSV)").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
     shot(page, "browser-failure-rejected-rows.png")
+    # The grid fits: no column runs past the table's right edge.
+    scroller = grid.locator(".dvn-scroller").first
+    assert scroller.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the imports table scrolls sideways"

@@ -46,7 +46,7 @@ def status_by_workspace_chart(frame: pd.DataFrame) -> go.Figure:
             marker_color=STATUS_HEX.get(status), customdata=[[status]] * len(part),
             hovertemplate="%{x} · " + status + ": %{y} imports (click: list them)<extra></extra>",
         )
-    fig.update_layout(title="Imports by status per workspace", barmode="stack", **_LAYOUT)
+    fig.update_layout(title="Imports by status per workspace", barmode="stack", showlegend=True, **_LAYOUT)
     fig.update_yaxes(title="imports", automargin=True)
     fig.update_xaxes(automargin=True)
     return fig
@@ -76,6 +76,7 @@ def failure_heatmap(frame: pd.DataFrame) -> go.Figure:
             x=cells["workspace"], y=cells["failure_code"], mode="markers+text",
             text=counts.astype(str), textfont=dict(color=["#ffffff" if d else "#1c2430" for d in dark], size=12),
             marker=dict(symbol="square", size=size, color=counts, colorscale="Reds", cmin=0,
+                        cmax=max(int(counts.max()) if len(counts) else 1, 1),
                         showscale=True, colorbar=dict(title="failed", thickness=12),
                         line=dict(width=1, color="#ffffff")),
             customdata=cells[["workspace", "failure_code"]].to_numpy(),
