@@ -286,3 +286,14 @@ def test_the_upload_progress_callback_follows_the_bytes(live_service, tmp_path):
     size = path.stat().st_size
     assert len(seen) >= 4 and seen[-1] == (size, size)
     assert [sent for sent, _ in seen] == sorted(sent for sent, _ in seen)
+
+
+def test_upload_and_processing_progress_read_bytes_status_elapsed_and_rows():
+    from toolkit.app_support.validate_view import describe_processing, describe_upload
+    from toolkit.client.result import ImportRecord
+
+    assert describe_upload(150_000_000, 200_000_000) == "Uploading… 150.0 of 200.0 MB (75%)"
+    queued = ImportRecord(file_id="f_7", status="QUEUED")
+    assert describe_processing(queued, 2.4) == "File f_7 is queued · 2 s since it was sent · checking every 1 s"
+    running = ImportRecord(file_id="f_7", status="PROCESSING", successful_count=1200, failure_count=3)
+    assert "1,203 rows so far" in describe_processing(running, 30)

@@ -42,6 +42,8 @@ __all__ = [
     "import_controls",
     "POLL_SECONDS",
     "describe_progress",
+    "describe_upload",
+    "describe_processing",
     "IMPORT_STATE_KEY",
     "PREPARED_KEY",
 ]
@@ -128,6 +130,30 @@ def describe_progress(event: ProgressEvent | None, elapsed: float, label: str) -
         parts.append(f"{event.done / 1e6:,.0f} of {event.total / 1e6:,.0f} MB ·")
     parts.append(f"{elapsed:.0f} s")
     return fraction, " ".join(parts)
+
+
+def describe_upload(sent: int, total: int) -> str:
+    """The upload bar's text: bytes sent of the file's size.
+
+        >>> describe_upload(50_000_000, 200_000_000)
+        'Uploading… 50.0 of 200.0 MB (25%)'
+    """
+    return f"Uploading… {sent / 1e6:,.1f} of {total / 1e6:,.1f} MB ({sent / max(total, 1):.0%})"
+
+
+def describe_processing(record: Any, elapsed: float) -> str:
+    """What the service is doing with the import: status, time since it was sent, rows once known.
+
+        >>> from toolkit.client.result import ImportRecord
+        >>> describe_processing(ImportRecord(file_id="f_1", status="PROCESSING"), 4.2)
+        'File f_1 is processing · 4 s since it was sent · checking every 1 s'
+        >>> describe_processing(ImportRecord(file_id="f_1", status="PROCESSING", successful_count=900), 9)
+        'File f_1 is processing · 9 s since it was sent · 900 rows so far · checking every 1 s'
+    """
+    rows = (record.successful_count or 0) + (record.failure_count or 0)
+    known = f" · {rows:,} rows so far" if rows else ""
+    return (f"File {record.file_id} is {record.status.lower()} · {elapsed:.0f} s since it was sent{known}"
+            f" · checking every {POLL_SECONDS:g} s")
 
 
 def _in_user_words(exc: BaseException, workdir: Path) -> BaseException:
@@ -335,7 +361,7 @@ def _import_form(prepared: PreparedFile, upload_id: str) -> None:
         try:
             client.upload(prepared.path, target, progress=False,
                           on_progress=lambda sent, total: bar.progress(
-                              0.05 + 0.9 * sent / max(total, 1), text=f"Uploading… {sent:,} of {total:,} bytes"))
+                              0.05 + 0.9 * sent / max(total, 1), text=describe_upload(sent, total)))
         except BaseException:
             client.discard_pending(target.file_id)  # no file left waiting for an upload that failed
             raise
@@ -344,7 +370,7 @@ def _import_form(prepared: PreparedFile, upload_id: str) -> None:
         bar.progress(1.0, text=f"Uploaded; the import is {record.status}.")
     if record is not None:
         st.session_state[IMPORT_STATE_KEY] = {"upload_id": upload_id, "file_id": record.file_id,
-                                              "record": record}
+                                              "record": record, "started": time.monotonic()}
         session.refresh_imports()
         st.rerun()
 
@@ -366,8 +392,8 @@ def _live_status(state: dict[str, Any]) -> None:
                 cols = st.columns([1, 5])
                 with cols[0]:
                     status_badge(record.status)
-                cols[1].caption(f"File `{record.file_id}`: {record.status.lower()}; "
-                                f"checking every {POLL_SECONDS:g} s…")
+                elapsed = time.monotonic() - state.get("started", time.monotonic())
+                cols[1].caption(describe_processing(record, elapsed))
             else:
                 show_record(record)
                 with show_errors("Connecting to the import API"):
