@@ -297,3 +297,36 @@ def test_upload_and_processing_progress_read_bytes_status_elapsed_and_rows():
     assert describe_processing(queued, 2.4) == "File f_7 is queued · 2 s since it was sent · checking every 1 s"
     running = ImportRecord(file_id="f_7", status="PROCESSING", successful_count=1200, failure_count=3)
     assert "1,203 rows so far" in describe_processing(running, 30)
+
+
+def test_a_large_file_gets_its_profile_when_asked(app_api, monkeypatch):
+    from toolkit.app_support import uploads
+
+    monkeypatch.setattr(uploads, "PROFILE_EAGER_BYTES", 100)  # this small file counts as large
+    file = demo_text("clean", rows=12)
+    app = upload(file.name, file.data.encode())
+    assert not app.error
+    assert app.session_state[PREPARED_KEY][1].profile is None
+    assert any("The profile reads every value" in c.value for c in app.caption)
+    app.button(key="validate.profile").click().run()
+    assert not app.exception
+    profile = app.session_state[PREPARED_KEY][1].profile
+    assert profile is not None and len(profile) >= 7
+
+
+def test_the_engine_progress_callback_is_used_when_the_engine_takes_one(tmp_path):
+    from toolkit.app_support.uploads import prepare_cc5, takes_progress_callback
+    from toolkit.cc5 import validate
+
+    events = []
+    file = demo_text("clean", rows=50)
+    prepared = prepare_cc5(file.name, file.data.encode(), tmp_path, progress=events.append)
+    try:
+        assert prepared.report.data_rows == 50
+    finally:
+        prepared.close()
+    if takes_progress_callback(validate):  # the engine reports ProgressEvents
+        assert events and all(e.stage == "validate" for e in events)
+        assert events[-1].done == events[-1].total
+    else:  # an engine without the callback: the bar shows the elapsed time only
+        assert events == []

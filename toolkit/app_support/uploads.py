@@ -33,6 +33,7 @@ __all__ = [
     "UPLOAD_TYPES",
     "MAX_FINDINGS_SHOWN",
     "PREVIEW_ROWS",
+    "PROFILE_EAGER_BYTES",
     "kind_of",
     "new_workdir",
     "save_upload",
@@ -53,6 +54,9 @@ UPLOAD_TYPES = [s.lstrip(".") for s in CC5_SUFFIXES + TABLE_SUFFIXES]
 #: Findings shown in the table (the download and the counts cover all of them).
 MAX_FINDINGS_SHOWN = 5000
 PREVIEW_ROWS = 100
+#: Files up to this size get their profile at once; a larger file's profile (a
+#: full scan per field: 45 s and ~200 MB for 200 MB) is computed when asked for.
+PROFILE_EAGER_BYTES = 25_000_000
 
 
 @dataclass
@@ -77,6 +81,12 @@ class PreparedFile:
     def rejected_csv(self) -> bytes:
         """The rejected rows as CSV, read from disk when asked (not held in the session)."""
         return self.rejected_path.read_bytes() if self.rejected_path is not None else b""
+
+    def compute_profile(self) -> pd.DataFrame | None:
+        """The per-field profile (computed on first use for a large file; None without readable fields)."""
+        if self.profile is None and self.cc5 is not None:
+            self.profile = readable_profile(self.cc5.profile())
+        return self.profile
 
     @property
     def header(self) -> Any:
@@ -303,7 +313,7 @@ def takes_progress_callback(function: Any) -> bool:
     """Whether ``function``'s ``progress`` parameter takes a ``ProgressEvent`` callback (not only a bool).
 
         >>> def old(path, progress: bool | None = None): ...
-        >>> def new(path, progress: "bool | ProgressCallback | None" = None): ...
+        >>> def new(path, progress: "ProgressArg" = None): ...
         >>> takes_progress_callback(old), takes_progress_callback(new)
         (False, True)
     """
@@ -312,8 +322,8 @@ def takes_progress_callback(function: Any) -> bool:
     parameter = inspect.signature(function).parameters.get("progress")
     if parameter is None:
         return False
-    annotation = str(parameter.annotation)
-    return "Callable" in annotation or "ProgressCallback" in annotation
+    annotation = str(parameter.annotation)  # a string: the engine uses postponed annotations
+    return "Callable" in annotation or "Progress" in annotation
 
 
 def _prepare(path: Path, source: str, *, max_bytes: int | None, progress: ProgressCallback | None = None,
@@ -350,7 +360,8 @@ def _prepare(path: Path, source: str, *, max_bytes: int | None, progress: Progre
     prepared.rejected_path = rejected
     if cc5 is not None:
         prepared.preview = cc5.to_pandas(limit=PREVIEW_ROWS)
-        prepared.profile = readable_profile(cc5.profile())
+        if path.stat().st_size <= PROFILE_EAGER_BYTES:
+            prepared.profile = readable_profile(cc5.profile())
     return prepared
 
 

@@ -264,8 +264,15 @@ def show_prepared(prepared: PreparedFile) -> None:
         else:
             st.dataframe(prepared.preview, hide_index=True)
     with profile_tab:
-        if prepared.profile is None:
+        if prepared.cc5 is None:
             st.info("No profile: the header does not define readable fields.")
+        elif prepared.profile is None:
+            megabytes = prepared.path.stat().st_size / 1e6
+            st.caption(f"The profile reads every value of every field: for {megabytes:,.0f} MB that takes a while.")
+            if st.button("Compute the profile", icon=":material/query_stats:", key="validate.profile"):
+                with st.spinner("Profiling every field…"):
+                    prepared.compute_profile()
+                st.rerun()
         else:
             st.dataframe(prepared.profile, hide_index=True)
     with findings_tab:
