@@ -330,3 +330,29 @@ def test_the_engine_progress_callback_is_used_when_the_engine_takes_one(tmp_path
         assert events[-1].done == events[-1].total
     else:  # an engine without the callback: the bar shows the elapsed time only
         assert events == []
+
+
+def test_a_large_file_is_validated_in_a_child_process_with_the_same_results(app_api, monkeypatch):
+    from toolkit.app_support import uploads
+
+    file = demo_text("bad_values", rows=20, seed=5)
+    in_process = upload(file.name, file.data.encode())
+    monkeypatch.setattr(uploads, "CHILD_MIN_BYTES", 0)  # every file counts as large
+    started = []
+    real_start = uploads.multiprocessing.get_context("spawn").Process.start
+
+    def counted_start(self):
+        started.append(self.name)
+        return real_start(self)
+
+    monkeypatch.setattr(uploads.multiprocessing.get_context("spawn").Process, "start", counted_start)
+    in_child = upload(file.name, file.data.encode())
+    assert not in_child.exception and not in_child.error, [e.value for e in in_child.error]
+    assert started == ["toolkit-app-validate"]
+    one, other = (app.session_state[PREPARED_KEY][1] for app in (in_process, in_child))
+    assert one.report == other.report and one.findings.equals(other.findings)
+    assert one.rejected_csv == other.rejected_csv and one.preview.equals(other.preview)
+    assert other.profile.equals(one.profile)
+    # A profile asked for later comes from a child too.
+    other.profile = None
+    assert other.compute_profile().equals(one.profile) and started == ["toolkit-app-validate"] * 2

@@ -13,8 +13,15 @@ the page shows comes from it, so reruns do not re-read the file.
 from __future__ import annotations
 
 import io
+import multiprocessing
 import shutil
+import sys
 import tempfile
+import threading
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from queue import Empty
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -28,6 +35,8 @@ FIELD_TYPES = ("string", "int", "number", "bool", "date", "array", "list", "obje
 
 __all__ = [
     "PreparedFile",
+    "ReportSummary",
+    "CHILD_MIN_BYTES",
     "TABLE_SUFFIXES",
     "CC5_SUFFIXES",
     "UPLOAD_TYPES",
@@ -59,15 +68,34 @@ PREVIEW_ROWS = 100
 PROFILE_EAGER_BYTES = 25_000_000
 
 
+@dataclass(frozen=True)
+class ReportSummary:
+    """What the page needs of a ``ValidationReport``, as plain data (it outlives the engine's tables)."""
+
+    ok: bool
+    importable: bool
+    data_rows: int
+    delete_rows: int
+    rejected_rows: int
+    counts: dict[str, int]
+    header: Any = field(repr=False)
+
+    @classmethod
+    def of(cls, report: Any) -> "ReportSummary":
+        return cls(ok=bool(report.ok), importable=bool(report.importable), data_rows=int(report.data_rows),
+                   delete_rows=int(report.delete_rows), rejected_rows=int(report.rejected_rows),
+                   counts=dict(report.counts), header=report.header)
+
+
 @dataclass
 class PreparedFile:
-    """A validated cc5 file on disk with what the page shows of it."""
+    """A validated cc5 file on disk with what the page shows of it (plain data: no open engine objects)."""
 
     name: str
     path: Path
     source: str  # "cc5" | "csv" | "parquet"
-    report: Any = field(repr=False)
-    cc5: Any = field(default=None, repr=False)
+    report: ReportSummary = field(repr=False)
+    readable: bool = False  # the header defines fields: preview and profile exist
     preview: pd.DataFrame | None = field(default=None, repr=False)
     profile: pd.DataFrame | None = field(default=None, repr=False)
     findings: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
@@ -84,8 +112,8 @@ class PreparedFile:
 
     def compute_profile(self) -> pd.DataFrame | None:
         """The per-field profile (computed on first use for a large file; None without readable fields)."""
-        if self.profile is None and self.cc5 is not None:
-            self.profile = readable_profile(self.cc5.profile())
+        if self.profile is None and self.readable:
+            self.profile = _in_child_if_large(_profile_of, self.path)
         return self.profile
 
     @property
@@ -99,13 +127,8 @@ class PreparedFile:
         return not self.report.importable
 
     def close(self) -> None:
-        """Release the report's DuckDB tables and delete the working folder."""
-        try:
-            self.report.close()
-            if self.cc5 is not None:
-                self.cc5.close()
-        finally:
-            shutil.rmtree(self.path.parent, ignore_errors=True)
+        """Delete the working folder."""
+        shutil.rmtree(self.path.parent, ignore_errors=True)
 
 
 def kind_of(file_name: str) -> str:
@@ -326,12 +349,25 @@ def takes_progress_callback(function: Any) -> bool:
     return "Callable" in annotation or "Progress" in annotation
 
 
+#: Files at least this big are validated in a child process: the engine's memory
+#: is returned to the system when it ends, so Streamlit's process holds the upload
+#: and the results only (small files stay in-process: no process start).
+CHILD_MIN_BYTES = 20_000_000
+
+
 def _prepare(path: Path, source: str, *, max_bytes: int | None, progress: ProgressCallback | None = None,
              shown_name: str | None = None) -> PreparedFile:
-    from toolkit.cc5 import open_cc5
     from toolkit.service.config import DEFAULT_MAX_FILE_BYTES
 
     limit = DEFAULT_MAX_FILE_BYTES if max_bytes is None else max_bytes
+    data = _in_child_if_large(_examine, path, limit, progress=progress)
+    return PreparedFile(name=shown_name or path.name, path=path, source=source, **data)
+
+
+def _examine(path: Path, limit: int, progress: ProgressCallback | None = None) -> dict[str, Any]:
+    """Validate ``path`` and gather what the page shows, as plain data (runs in a child for large files)."""
+    from toolkit.cc5 import open_cc5
+
     problems: list[str] = []
     cc5 = None
     binary = looks_binary(path)
@@ -343,26 +379,118 @@ def _prepare(path: Path, source: str, *, max_bytes: int | None, progress: Progre
             problems.append("No preview or profile: the header does not define readable fields "
                             "(see the findings).")
     report = _validate_file(path, max_bytes=limit, cc5=cc5, progress=progress)
-    prepared = PreparedFile(name=shown_name or path.name, path=path, source=source, report=report, cc5=cc5,
-                            problems=problems, binary=binary or "NOT_TEXT" in report.counts)
-    prepared.findings = pd.DataFrame(
-        [f.to_dict() for f in report.iter_findings(limit=MAX_FINDINGS_SHOWN)],
-        columns=["code", "severity", "level", "line", "field", "value", "message"],
-    )
-    if not prepared.findings.empty:
-        prepared.findings["message"] = prepared.findings["message"].map(
-            lambda text: _without_paths(str(text), path.parent) if isinstance(text, str) else text)
-    raw = raw_lines(path, prepared.findings["line"].dropna().astype(int).tolist()) if not binary else {}
-    prepared.findings["raw"] = prepared.findings["line"].map(
-        lambda line: raw.get(int(line), "") if pd.notna(line) else "").astype("string")
-    rejected = path.parent / "_rejected.csv"
-    prepared.rejected_count = report.write_rejected(rejected)
-    prepared.rejected_path = rejected
-    if cc5 is not None:
-        prepared.preview = cc5.to_pandas(limit=PREVIEW_ROWS)
-        if path.stat().st_size <= PROFILE_EAGER_BYTES:
-            prepared.profile = readable_profile(cc5.profile())
-    return prepared
+    try:
+        findings = pd.DataFrame(
+            [f.to_dict() for f in report.iter_findings(limit=MAX_FINDINGS_SHOWN)],
+            columns=["code", "severity", "level", "line", "field", "value", "message"],
+        )
+        if not findings.empty:
+            findings["message"] = findings["message"].map(
+                lambda text: _without_paths(str(text), path.parent) if isinstance(text, str) else text)
+        raw = raw_lines(path, findings["line"].dropna().astype(int).tolist()) if not binary else {}
+        findings["raw"] = findings["line"].map(
+            lambda line: raw.get(int(line), "") if pd.notna(line) else "").astype("string")
+        rejected = path.parent / "_rejected.csv"
+        data: dict[str, Any] = dict(
+            report=ReportSummary.of(report), readable=cc5 is not None, findings=findings,
+            rejected_path=rejected, rejected_count=report.write_rejected(rejected), problems=problems,
+            binary=binary or "NOT_TEXT" in report.counts,
+        )
+        if cc5 is not None:
+            data["preview"] = cc5.to_pandas(limit=PREVIEW_ROWS)
+            if path.stat().st_size <= PROFILE_EAGER_BYTES:
+                data["profile"] = readable_profile(cc5.profile())
+        return data
+    finally:
+        report.close()
+        if cc5 is not None:
+            cc5.close()
+
+
+def _profile_of(path: Path, progress: ProgressCallback | None = None) -> pd.DataFrame:
+    """The readable profile of ``path`` (``progress`` is not reported: the engine's profile has none)."""
+    from toolkit.cc5 import open_cc5
+
+    cc5 = open_cc5(path, progress=False)
+    try:
+        return readable_profile(cc5.profile())
+    finally:
+        cc5.close()
+
+
+def _in_child_if_large(work: Callable[..., Any], path: Path, *args: Any,
+                       progress: ProgressCallback | None = None) -> Any:
+    """``work(path, *args, progress=...)`` here for a small file, in a child process for a large one.
+
+    The child's progress events come back through a queue and are passed to
+    ``progress`` here; so do its result and its exception.
+    """
+    if path.stat().st_size < CHILD_MIN_BYTES:
+        return work(path, *args, progress=progress)
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_child_main, args=(queue, work, path, args, progress is not None),
+                            name="toolkit-app-validate", daemon=True)
+    with _main_module_hidden():
+        child.start()
+    try:
+        while True:
+            try:
+                kind, value = queue.get(timeout=0.5)
+            except Empty:
+                if not child.is_alive():
+                    raise ConfigError(f"{path.name}: validating it stopped unexpectedly "
+                                      f"(exit code {child.exitcode})") from None
+                continue
+            if kind == "progress" and progress is not None:
+                progress(value)
+            elif kind == "result":
+                return value
+            elif kind == "error":
+                raise value
+    finally:
+        child.join(5)
+        if child.is_alive():
+            child.kill()
+        queue.close()
+
+
+_spawn_lock = threading.Lock()
+
+
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start a spawned child without re-running ``__main__`` in it.
+
+    Under Streamlit, ``__main__`` is the page script being run: a spawned child
+    would import (run) it again. ``_child_main`` needs nothing from it.
+    """
+    with _spawn_lock:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")  # no __file__, no __spec__: nothing to import
+        try:
+            yield
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
+
+
+def _child_main(queue: Any, work: Callable[..., Any], path: Path, args: tuple[Any, ...], report: bool) -> None:
+    forward = (lambda event: queue.put(("progress", event))) if report else None
+    try:
+        queue.put(("result", work(path, *args, progress=forward)))
+    except Exception as exc:  # noqa: BLE001 - re-raised in the parent
+        queue.put(("error", exc if _picklable(exc) else ConfigError(f"{type(exc).__name__}: {exc}")))
+
+
+def _picklable(value: Any) -> bool:
+    import pickle
+
+    try:
+        pickle.dumps(value)
+        return True
+    except Exception:  # noqa: BLE001 - anything unpicklable is sent as text
+        return False
 
 
 def readable_profile(profile: pd.DataFrame) -> pd.DataFrame:

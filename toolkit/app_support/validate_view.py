@@ -264,7 +264,7 @@ def show_prepared(prepared: PreparedFile) -> None:
         else:
             st.dataframe(prepared.preview, hide_index=True)
     with profile_tab:
-        if prepared.cc5 is None:
+        if not prepared.readable:
             st.info("No profile: the header does not define readable fields.")
         elif prepared.profile is None:
             megabytes = prepared.path.stat().st_size / 1e6
