@@ -279,8 +279,8 @@ def test_each_api_sends_its_own_key_header(fake: FakeApi, clock: FakeClock) -> N
     fake.add("f_1")
     make_client(fake, clock, "imports").status("f_1")
     make_client(fake, clock, "portal").status("f_1")
-    assert seen[0]["u21-key"] == "secret" and "authorization" not in seen[0]
-    assert seen[1]["authorization"] == "Bearer secret" and "u21-key" not in seen[1]
+    assert seen[0]["u21-key"] == "secret" and "x-api-key" not in seen[0]
+    assert seen[1]["x-api-key"] == "secret" and "u21-key" not in seen[1] and "authorization" not in seen[1]
 
 
 # -- records ----------------------------------------------------------------------------
