@@ -133,7 +133,7 @@ def error_shape(ctx: Any, response: Any, case: Any) -> bool | None:
 
 def _headers_for(mode: str) -> dict[str, str]:
     key = {"valid": "key-all", "scoped": "key-a", "wrong": "not-a-key"}.get(mode)
-    return {} if key is None else {"x-api-key": key, "u21-key": key}
+    return {} if key is None else {"Authorization": f"Bearer {key}", "u21-key": key}
 
 
 def aim_at_real_files(case: Any) -> None:

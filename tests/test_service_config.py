@@ -13,7 +13,7 @@ from toolkit.service.config import ApiKey, load_config, parse_api_keys
 
 def test_defaults() -> None:
     cfg = load_config(env={})
-    assert (cfg.host, cfg.port, cfg.max_file_bytes, cfg.url_expiry_seconds) == ("127.0.0.1", 8000, 300_000_000, 3600)
+    assert (cfg.host, cfg.port, cfg.max_file_bytes, cfg.url_expiry_seconds) == ("127.0.0.1", 8000, 300_000_000, 900)
     assert cfg.store is None and cfg.s3_endpoint is None and cfg.api_keys == {}
     assert (cfg.plan_process_min_bytes, cfg.planner_memory_limit) == (8_000_000, "512MB")
     assert load_config(env={"TOOLKIT_PLANNER_MEMORY_LIMIT": "2GiB"}).planner_memory_limit == "2GiB"

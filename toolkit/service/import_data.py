@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
 from toolkit.service.config import WORKSPACE_PATTERN
 from toolkit.service.wire_types import JsonInt
@@ -43,6 +43,8 @@ __all__ = ["ImportDataRequest", "ImportDataDoc", "to_cc5_text", "DATA_FIRST_LINE
 DATA_FIRST_LINE = 5
 _ENTITY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
 _CODE_PATTERN = r"^[^|:\r\n]{1,200}$"
+# A field's name: a data object's property, and the field code by default.
+FieldName = Annotated[str, StringConstraints(pattern=_CODE_PATTERN)]
 
 
 class _Model(BaseModel):
@@ -52,7 +54,7 @@ class _Model(BaseModel):
 class ImportMetadata(_Model):
     """The 01 and 02 rows: ``keys`` name the primary-key fields, in order."""
 
-    keys: list[str] = Field(min_length=1, max_length=50)
+    keys: list[FieldName] = Field(min_length=1, max_length=50)
     entityType: str = Field(pattern=_ENTITY_PATTERN)
     # The X-Param-Override-WorkspaceId / -BucketId headers, when sent, win over these.
     workspaceId: str = Field(pattern=WORKSPACE_PATTERN)
@@ -78,7 +80,7 @@ class ImportHeader(_Model):
     customer: str = Field(max_length=200)
     fileType: str = Field(default="cc5", max_length=20)
     metadata: ImportMetadata
-    FieldMappings: dict[str, FieldMapping] = Field(
+    FieldMappings: dict[FieldName, FieldMapping] = Field(
         min_length=1, max_length=500, validation_alias=AliasChoices("FieldMappings", "fieldMappings"))
 
 
