@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,8 +29,8 @@ def server(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 def _connect(server: Any) -> socket.socket:
     url = urlsplit(server.url)
-    sock = socket.create_connection((url.hostname, url.port), timeout=15)
-    return sock
+    # A server that waits for the rest of a body never answers: the read times out and the test fails.
+    return socket.create_connection((url.hostname, url.port), timeout=15)
 
 
 def _head(path: str, headers: dict[str, str]) -> bytes:
@@ -75,7 +74,6 @@ def test_a_chunked_body_without_a_key_is_refused_before_it_is_read(server: Any) 
 
 
 def test_a_chunked_body_over_the_limit_is_refused_while_it_arrives(server: Any) -> None:
-    started = time.monotonic()
     with _connect(server) as sock:
         sock.sendall(_head("/v1/imports/list", {"Transfer-Encoding": "chunked", "u21-key": "key-all"}))
         sent = 0
@@ -87,11 +85,9 @@ def test_a_chunked_body_over_the_limit_is_refused_while_it_arrives(server: Any) 
             pass  # the server answered and closed while we were still sending
         status, body = _answer(sock)
     assert status == 413 and body["error"]["code"] == "PAYLOAD_TOO_LARGE", body
-    assert time.monotonic() - started < 10
 
 
 def test_a_stalled_body_times_out(server: Any) -> None:
-    started = time.monotonic()
     with _connect(server) as sock:
         sock.sendall(_head("/appfile/file/list", {"Content-Length": str(LIMIT - 1), "x-api-key": "key-all"}))
         sock.sendall(b'{"Of')  # 5 bytes of a large declared body, then nothing
@@ -100,7 +96,6 @@ def test_a_stalled_body_times_out(server: Any) -> None:
         # The server closes the connection after its answer.
         assert sock.recv(1) == b""
     assert status == 408 and body["ResponseStatus"]["ErrorCode"] == "REQUEST_TIMEOUT"
-    assert time.monotonic() - started < 10
 
 
 def test_bodies_within_limits_still_work(server: Any) -> None:
