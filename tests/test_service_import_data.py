@@ -88,3 +88,19 @@ def test_invalid_documents_name_the_field(changes: dict[str, Any], field: str) -
     with pytest.raises(ValidationError) as info:
         ImportDataRequest.model_validate(_doc(**changes))
     assert field in [str(part) for part in info.value.errors()[0]["loc"]]
+
+
+def test_a_key_without_a_mapping_is_a_string_field() -> None:
+    lines = _text(_doc(metadata={"keys": ["id"], "entityType": "customer", "workspaceId": "ws-eu"},
+                       FieldMappings={"name": {}}, data=[{"id": "A", "name": "x"}], footer={"total": 1}))
+    assert lines[2:5] == ["02|id", "03|id:string|name:string", "10|A|x|"]
+
+
+@pytest.mark.parametrize("name", ["", "a|b", "a:b", "a\nb"])
+def test_field_names_that_cannot_be_codes_are_refused(name: str) -> None:
+    # Found by the API fuzz test: a key named with ":" and no mapping was a 500.
+    with pytest.raises(ValidationError):
+        ImportDataRequest.model_validate(_doc(metadata={"keys": [name], "entityType": "customer",
+                                                        "workspaceId": "ws-eu"}))
+    with pytest.raises(ValidationError):
+        ImportDataRequest.model_validate(_doc(FieldMappings={name: {}}))

@@ -81,7 +81,9 @@ class ImportHeader(_Model):
     fileType: str = Field(default="cc5", max_length=20)
     metadata: ImportMetadata
     FieldMappings: dict[FieldName, FieldMapping] = Field(
-        min_length=1, max_length=500, validation_alias=AliasChoices("FieldMappings", "fieldMappings"))
+        min_length=1, max_length=500, validation_alias=AliasChoices("FieldMappings", "fieldMappings"),
+        # Names outside the pattern are refused: say so in the schema too.
+        json_schema_extra={"additionalProperties": False})
 
 
 class ImportFooter(_Model):
@@ -149,7 +151,7 @@ def to_cc5_text(doc: ImportDataDoc, *, workspace_id: str | None = None, bucket_i
     header, meta = doc.header, doc.header.metadata
     mappings = dict(header.FieldMappings)
     for key in meta.keys:
-        mappings.setdefault(key, FieldMapping(code=key))
+        mappings.setdefault(key, FieldMapping())  # its code is its name
     keys = list(dict.fromkeys(meta.keys))
     ordered = keys + [name for name in mappings if name not in keys]
     codes = {name: mappings[name].code or name for name in ordered}
