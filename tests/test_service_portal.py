@@ -301,3 +301,12 @@ def test_import_data_dictionary_lowercase_mappings_and_download_url(svc: Any, cl
     url = answer.json()["Data"]["File"]["Url"]
     import httpx
     assert httpx.get(url, timeout=30).text.splitlines()[4] == "10|D1|mapped one|||"
+
+
+def test_openapi_names_each_api_key_header(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["x-api-key"] == {**schemes["x-api-key"], "type": "apiKey", "in": "header", "name": "x-api-key"}
+    assert schemes["u21-key"]["name"] == "u21-key"
+    assert {"x-api-key": []} in spec["paths"]["/appfile/file/list"]["post"]["security"]
+    assert spec["paths"]["/v1/imports/list"]["post"]["security"] == [{"u21-key": []}]

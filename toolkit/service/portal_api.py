@@ -30,7 +30,8 @@ from toolkit.service.records import FAILED, FileQuery, FileRecord
 
 __all__ = ["router"]
 
-_api_key = APIKeyHeader(name="x-api-key", auto_error=False, description="The API key (the portal's header)")
+_api_key = APIKeyHeader(name="x-api-key", scheme_name="x-api-key", auto_error=False,
+                        description="The API key (the portal's header)")
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key> (an alternative)")
 _WORKSPACE_HEADER = "x-param-override-workspaceid"
 _BUCKET_HEADER = "x-param-override-bucketid"
