@@ -155,3 +155,13 @@ def test_an_empty_list_says_so():
     assert not app.exception and not app.error
     assert [i.value for i in app.info] == ["No file matches these filters."]
     assert len(app.dataframe[0].value) == 0
+
+
+def test_the_imports_api_shows_the_precise_failure_code(app_api, imported, monkeypatch):
+    monkeypatch.setenv("TOOLKIT_API", "imports")  # its failure_code is broad; failure_detail is precise
+    app = select(open_page(imported.workspace), imported.failed.file_id)
+    assert not app.exception
+    codes = dict(zip(listed(app)["file_id"], listed(app)["failure_code"]))
+    assert codes[imported.failed.file_id] == "FOOTER_COUNT_MISMATCH"
+    assert ":red-badge[FOOTER_COUNT_MISMATCH]" in [m.value for m in app.markdown]
+    assert app.error[0].value.startswith(f"{imported.failed.file_name} failed with FOOTER_COUNT_MISMATCH: ")

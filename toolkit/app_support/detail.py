@@ -49,14 +49,20 @@ def failure_explanation(record: Any) -> str:
     name = record.file_name or record.file_id
     if record.status == "DELETED":
         return f"{name} was deleted before its import finished; nothing of it is kept."
-    code = record.failure_code or "no failure code"
-    info = FINDING_CODES.get(record.failure_code or "")
+    precise = _precise_code(record)
+    code = precise or "no failure code"
+    info = FINDING_CODES.get(precise or "")
     meaning = (info.meaning.rstrip(".") if info is not None
-               else _SERVICE_FAILURES.get(record.failure_code or "", "the service refused the file"))
+               else _SERVICE_FAILURES.get(precise or "", "the service refused the file"))
     meaning = meaning[0].lower() + meaning[1:]
     rows = record.failure_count or 0
     refused = f" None of its {rows:,} rows was applied." if rows else " Nothing was applied."
     return f"{name} failed with {code}: {meaning}.{refused}"
+
+
+def _precise_code(record: Any) -> str | None:
+    """The precise failure code: the imports API's ``failure_code`` is broad, its ``failure_detail`` is not."""
+    return getattr(record, "failure_detail", None) or record.failure_code
 
 
 #: Failure codes the service gives (not findings of the file itself).
@@ -102,7 +108,8 @@ def show_record(record: Any) -> None:
                      help="Rows rejected by a finished import; every row of a failed file.")
     with counts[2]:  # a code is too long for a metric's big font
         st.markdown("Failure code")
-        st.markdown(f":red-badge[{record.failure_code}]" if record.failure_code else "—")
+        code = _precise_code(record)
+        st.markdown(f":red-badge[{code}]" if code else "—")
     if record.status in ("FAILED", "DELETED"):
         st.error(failure_explanation(record), icon=":material/error:")
     elif record.status == "FINISHED" and record.failure_count:
