@@ -133,12 +133,13 @@ def test_a_cold_deep_link_gets_the_same_app_and_a_usable_dashboard(embedded_app,
     shot(page, "browser-first-start-progress.png")
     expect(page.get_by_text("Making the demo history")).to_have_count(0, timeout=240_000)
     expect(page.get_by_test_id("stMetricValue").first).to_have_text("80", timeout=30_000)
-    expect(page.get_by_text("Imports by status per workspace")).to_be_visible(timeout=30_000)
-    expect(page.get_by_text("Failure codes by workspace (failed imports)")).to_be_visible()
+    expect(page.get_by_text("Imports by status per workspace").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Failure codes by workspace (failed imports)").first).to_be_visible()
     page.wait_for_timeout(1500)  # plotly draws after the text
     shot(page, "browser-dashboard-demo.png")
-    page.get_by_text("Imports and failure rate per day").scroll_into_view_if_needed()
-    page.wait_for_timeout(1000)
+    page.mouse.move(700, 500)
+    page.mouse.wheel(0, 850)  # the app scrolls inside its own container, not the page
+    page.wait_for_timeout(1500)
     shot(page, "browser-dashboard-demo-over-time.png")
     # Every KPI value fits its tile at 1280 px.
     for value in page.get_by_test_id("stMetricValue").all():

@@ -129,3 +129,22 @@ def test_a_backdated_plan_spreads_over_the_days_with_quiet_spans():
     assert plan[0].days_ago >= plan[100].days_ago  # oldest first
     assert plan[0].file.data.splitlines()[0].split("|")[3] == (
         now - dt.timedelta(days=plan[0].days_ago)).strftime("%Y%m%d%H%M%S")
+
+
+def test_cli_demo_embedded_backdates_over_the_days_asked(monkeypatch):
+    import toolkit.demo as demo
+
+    seen = {}
+    real = demo.run_demo
+
+    def spy(client, count, **kwargs):
+        summary = real(client, count, **kwargs)
+        with_dates = client.list_imports()["date_created"]
+        seen["span"] = with_dates.max() - with_dates.min()
+        return summary
+
+    monkeypatch.setattr(demo, "run_demo", spy)
+    result = CliRunner().invoke(cli, ["demo", "--count", "12", "--workers", "3", "--no-serve", "--days", "10"],
+                                env={"TOOLKIT_API_URL": ""})
+    assert result.exit_code == 0, result.output
+    assert dt.timedelta(days=3) < seen["span"] < dt.timedelta(days=10)

@@ -495,10 +495,11 @@ def _until_ended(client: Any, waiting: set[str], since: dt.datetime, deadline: f
 
 @contextmanager
 def demo_service(
-    count: int = 300, *, seed: int = 7, workers: int = 8, progress: bool = True, **settings: Any
+    count: int = 300, *, seed: int = 7, workers: int = 8, progress: bool = True, days: int = 0, **settings: Any
 ) -> Iterator[tuple[Any, DemoSummary]]:
     """An embedded local service filled with the demo, for the length of the block.
 
+    ``days`` > 0 backdates the history over that many days (a ``DemoClock``).
     ``settings`` go to ``toolkit.local_service`` (``store``, ``workers``...).
 
         >>> with demo_service(50) as (svc, summary):                       # doctest: +SKIP
@@ -507,7 +508,9 @@ def demo_service(
     from toolkit.client import ImportClient
     from toolkit.service import local_service
 
-    with local_service(**settings) as service:
+    clock = DemoClock() if days > 0 else None
+    with local_service(clock=clock, **settings) as service:
         with ImportClient(service.url, service.api_key) as client:
-            summary = run_demo(client, count, seed=seed, workers=workers, progress=progress)
+            summary = run_demo(client, count, seed=seed, workers=workers, progress=progress, clock=clock,
+                               days=days)
         yield service, summary

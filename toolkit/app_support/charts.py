@@ -103,8 +103,8 @@ def imports_over_time_chart(frame: pd.DataFrame, bucket: str) -> go.Figure:
     )
     fig.update_layout(title=f"Imports and failure rate per {bucket}", **_LAYOUT)
     fig.update_yaxes(title_text="imports", secondary_y=False, automargin=True)
-    fig.update_yaxes(title_text="failure rate", tickformat=".0%", rangemode="tozero", secondary_y=True,
-                     automargin=True)
+    fig.update_yaxes(title_text="failure rate", tickformat=".0%", range=[0, 1.05], dtick=0.25, secondary_y=True,
+                     automargin=True, showgrid=False)
     fig.update_xaxes(automargin=True)
     return fig
 

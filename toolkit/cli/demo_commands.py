@@ -20,6 +20,9 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the generated files (same seed, same files)")] = 7,
     serve: Annotated[bool, typer.Option(
         help="Embedded service only: keep serving after the demo until Ctrl-C")] = True,
+    days: Annotated[int, typer.Option(min=0, max=365, help=(
+        "Embedded service only: spread the history over the last DAYS days through the service's clock "
+        "(0: now)"))] = 30,
 ) -> None:
     """Run generated good and defective cc5 files through the real service.
 
@@ -37,7 +40,7 @@ def demo(
             summary = run_demo(client, count, seed=seed, workers=workers)
         _report(summary, client.base_url)
         return
-    with demo_service(count, seed=seed, workers=workers) as (service, summary):
+    with demo_service(count, seed=seed, workers=workers, days=days) as (service, summary):
         _report(summary, service.url)
         if serve:
             typer.echo("Serving the demo data until Ctrl-C. Point the app or the CLI at it:")
