@@ -94,7 +94,8 @@ def result_html(result: Any, *, first: int = FIRST_FINDINGS) -> str:
         f" · file <code>{escape(record.file_id)}</code></div>",
         f"<div>{escape(result.summary())}</div>",
         _table(["rows applied", "rows not applied", "failure code", "processing"],
-               [[f"{record.successful_count:,}", f"{record.failure_count:,}", record.failure_code or "—",
+               [[f"{record.successful_count:,}", f"{record.failure_count:,}",
+                 getattr(record, "failure_detail", None) or record.failure_code or "—",
                  "—" if result.processing_seconds is None else f"{result.processing_seconds:.2f} s"]]),
     ]
     validation = getattr(result, "validation", None) or {}
