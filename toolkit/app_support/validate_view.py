@@ -294,19 +294,25 @@ def _findings(prepared: PreparedFile) -> None:
         cols = st.columns(2)
         codes = cols[0].multiselect("Code", sorted(findings["code"].dropna().unique()),
                                     key="validate.filter_codes", placeholder="All codes")
-        fields = cols[1].multiselect("Field", sorted(findings["field"].dropna().astype(str).unique()),
+        fields = cols[1].multiselect("Field", sorted(f for f in findings["field"].dropna().astype(str).unique() if f),
                                      key="validate.filter_fields", placeholder="All fields")
         chosen = findings
         if codes:
             chosen = chosen[chosen["code"].isin(codes)]
         if fields:
             chosen = chosen[chosen["field"].astype("string").isin(fields)]
-        st.dataframe(chosen, hide_index=True, key="validate.findings",
-                     column_order=["line", "code", "severity", "field", "value", "message", "raw"],
+        # A file-level finding has no field or value: an empty cell, not "None".
+        st.dataframe(chosen.fillna({"field": "", "value": ""}), hide_index=True, key="validate.findings",
+                     # The raw line before the (long) message: both fit 1280 px only this way round.
+                     column_order=["line", "code", "field", "value", "raw", "message"],
                      column_config={
-                         "line": st.column_config.NumberColumn("line", format="%d", width="small"),
-                         "raw": st.column_config.TextColumn("raw line", width="large",
+                         "line": st.column_config.NumberColumn("line", format="%d", width=60),
+                         "code": st.column_config.TextColumn("code", width=170),
+                         "field": st.column_config.TextColumn("field", width=90),
+                         "value": st.column_config.TextColumn("value", width=90),
+                         "raw": st.column_config.TextColumn("raw line", width=220,
                                                             help="The line as it is in the file"),
+                         "message": st.column_config.TextColumn("message", width="large"),
                      })
         if codes or fields:
             st.caption(f"{len(chosen):,} of {shown:,} findings match.")
