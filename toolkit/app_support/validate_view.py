@@ -307,10 +307,10 @@ def _findings(prepared: PreparedFile) -> None:
                      column_order=["line", "code", "field", "value", "raw", "message"],
                      column_config={
                          "line": st.column_config.NumberColumn("line", format="%d", width=60),
-                         "code": st.column_config.TextColumn("code", width=170),
-                         "field": st.column_config.TextColumn("field", width=90),
-                         "value": st.column_config.TextColumn("value", width=90),
-                         "raw": st.column_config.TextColumn("raw line", width=220,
+                         "code": st.column_config.TextColumn("code", width=200),
+                         "field": st.column_config.TextColumn("field", width=80),
+                         "value": st.column_config.TextColumn("value", width=80),
+                         "raw": st.column_config.TextColumn("raw line", width=200,
                                                             help="The line as it is in the file"),
                          "message": st.column_config.TextColumn("message", width="large"),
                      })
