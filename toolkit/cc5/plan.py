@@ -81,7 +81,7 @@ def plan_import(
     database. Call :meth:`ImportPlan.close` when done.
     """
     report = run_validation(path, con, expected_workspace=expected_workspace, max_bytes=max_bytes,
-                            progress=progress, owns_connection=False, allow_quick=False, keep_raw=True)
+                            progress=progress, owns_connection=False, keep_raw=True)
     scan = report._scan
     header = report.header
     fields = list(scan.fields)

@@ -35,26 +35,23 @@ def run_validation(
     max_bytes: int | None = None,
     progress: bool | None = None,
     owns_connection: bool = False,
-    allow_quick: bool = True,
     keep_raw: bool = False,
 ) -> ValidationReport:
     """Validate ``path`` on ``con``; the report's tables live on ``con``.
 
-    ``allow_quick``: try the quick path first (:mod:`toolkit.cc5.quick`);
-    ``plan_import`` turns it off because it needs the per-line table, and
-    sets ``keep_raw`` to keep every line's text in it.
+    ``keep_raw``: keep every line's text in the per-line table (``plan_import``
+    reads the rows to apply from it).
     """
     p = check_path(path)
     label = str(path)
     bar = Progress(progress, f"validate {p.name}")
     try:
-        return _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, allow_quick, keep_raw)
+        return _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, keep_raw)
     finally:
         bar.close()
 
 
-def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, allow_quick,
-         keep_raw=False) -> ValidationReport:
+def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, keep_raw) -> ValidationReport:
     try:
         size = p.stat().st_size
     except OSError as exc:
@@ -67,17 +64,14 @@ def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, all
         big = make_finding("FILE_TOO_LARGE", None, f"the file has {size} bytes, more than the {max_bytes} allowed",
                            value=str(size), file=label)
         head = HeadScan(Header(findings=(big,)), [big], [], True, False, size)
-        scan = Scan(p, con, head=head, progress=bar)
-        scan.label = label
+        scan = Scan(p, con, head=head, label=label, progress=bar)
         table = _findings_table(scan)
         _insert(con, table, [big])
         return ValidationReport(scan=scan, findings_table=table, data_rows=0, delete_rows=0, rejected_rows=0,
                                 owns_connection=owns_connection)
 
     head = scan_head(p, file_label=label)
-    scan = Scan(p, con, head=head, progress=bar)
-    scan.label = label
-    scan.keep_raw = keep_raw
+    scan = Scan(p, con, head=head, label=label, keep_raw=keep_raw, progress=bar)
     table = _findings_table(scan)
     findings = list(head.findings)
     header = head.header
@@ -93,18 +87,7 @@ def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, all
             f"row 01 names workspace {quote_value(header.workspace_id)}, the upload is for "
             f"{quote_value(expected_workspace)}", value=header.workspace_id, file=label))
 
-    if allow_quick:
-        from toolkit.cc5.quick import try_quick
-
-        quick = try_quick(scan)
-        if quick is not None:
-            _insert(con, table, findings)
-            bar.set(100.0)
-            return ValidationReport(scan=scan, findings_table=table, data_rows=quick.data_rows, delete_rows=0,
-                                    rejected_rows=0, owns_connection=owns_connection,
-                                    accepted_rows=quick.data_rows)
-
-    rows = scan.build_rows(0.0, 90.0)
+    rows = scan.build_rows()
     footer = scan.footer_line
     body = scan.body_sql()
     data_rows, delete_rows, rejected, last_line = con.execute(

@@ -1,8 +1,14 @@
-"""SQL for cc5 values: validity checks, typed casts and escapes (DuckDB dialect).
+"""The value rules of cc5, stated once: validity, shape, typed cast and escapes (DuckDB SQL).
 
 Every expression takes the raw value ``v`` as it stands between two ``|``
-(escapes not decoded). The same expressions serve validation, preview and
-import, so what a user previews is what the import does.
+(escapes not decoded). The same expressions serve validation, preview,
+``open_cc5`` and the import plan, so what a user previews is what the import does.
+
+Per type, :func:`valid_sql` is the one definition of a valid non-empty value
+and :func:`typed_sql` its typed value.
+
+>>> valid_sql("bool", "v")
+"(lower(v) IN ('true', 'false', '1', '0'))"
 """
 
 from __future__ import annotations
