@@ -16,7 +16,7 @@ from toolkit.cc5.reader import Cc5File, open_cc5
 from toolkit.cc5.report import ValidationReport
 from toolkit.cc5.validate import validate
 from toolkit.cc5.writer import WriteResult, infer_cc5_type, write_cc5
-from toolkit.errors import Cc5Error
+from toolkit.errors import Cc5Error, WriteError
 
 __all__ = [
     "Header",
@@ -28,6 +28,7 @@ __all__ = [
     "WriteResult",
     "CodeInfo",
     "Cc5Error",
+    "WriteError",
     "read_header",
     "open_cc5",
     "validate",

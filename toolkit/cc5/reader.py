@@ -41,6 +41,8 @@ class Cc5File:
         self.header: Header = self._head.header
         if self._head.empty:
             raise Cc5Error("the file is empty", file=self.path)
+        if self._head.refused:
+            raise Cc5Error(self._head.findings[0].message, file=self.path)
         if not self.header.fields:
             raise Cc5Error("the file has no 03 row defining its fields; run `toolkit validate` for details",
                            file=self.path)

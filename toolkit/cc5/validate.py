@@ -76,7 +76,7 @@ def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, kee
     findings = list(head.findings)
     header = head.header
 
-    if head.empty:
+    if head.stop:  # empty, not text, or a header beyond the limits: the body is not read
         _insert(con, table, findings)
         return ValidationReport(scan=scan, findings_table=table, data_rows=0, delete_rows=0, rejected_rows=0,
                                 owns_connection=owns_connection)
@@ -90,6 +90,12 @@ def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, kee
     rows = scan.build_rows()
     footer = scan.footer_line
     body = scan.body_sql()
+    # reserved rows belong between 03 and the first data row; later ones are rejected
+    con.execute(f"""
+UPDATE {rows} SET errs = [{{'code': 'MISPLACED_ROW', 'field': NULL::VARCHAR, 'value': rt}}]
+WHERE rt IN ('04', '05', '06', '07', '08', '09') AND {body}
+  AND line > (SELECT min(line) FROM {rows} WHERE rt IN ('10', '90'))
+""")
     data_rows, delete_rows, rejected, last_line = con.execute(
         f"SELECT count(*) FILTER (WHERE rt = '10' AND {body}), count(*) FILTER (WHERE rt = '90' AND {body}), "
         f"count(*) FILTER (WHERE errs IS NOT NULL AND {body}), max(line) FROM {rows}"
@@ -140,6 +146,8 @@ SELECT e.code, 'error', 'row', line, e.field, e.value,
               WHEN '10' THEN 'a 10 row needs {n_fields} value{'s' if n_fields != 1 else ''} (one per field), found ' || e.value
               ELSE 'a 90 row needs {n_keys} key value{'s' if n_keys != 1 else ''}, found ' || e.value END
          WHEN 'EMPTY_KEY' THEN 'field ' || e.field || ': the key value is empty'
+         WHEN 'MISPLACED_ROW' THEN 'reserved row ' || e.value || ' after the first data row (rows 04-09 belong '
+              || 'between 03 and the first 10/90 row)'
          WHEN 'UNKNOWN_ROW_TYPE' THEN CASE WHEN e.value = '' THEN 'empty line (not a 10, 90 or 99 row)'
               ELSE 'unknown row type ' || {_quote_sql('e.value')} END
          ELSE 'field ' || e.field || ': ' || {_quote_sql('e.value')} || ' ' || (CASE e.code {what} END)
@@ -163,7 +171,7 @@ FROM {rows} WHERE rt IN ('00', '01', '02', '03') AND {body}
     con.execute(f"""
 INSERT INTO {table}
 SELECT 'RESERVED_ROW', 'warning', 'warning', line, NULL, rt, 'reserved row ' || rt || ': ignored'
-FROM {rows} WHERE rt IN ('04', '05', '06', '07', '08', '09') AND {body}
+FROM {rows} WHERE rt IN ('04', '05', '06', '07', '08', '09') AND errs IS NULL AND {body}
 """)
     # duplicate keys among accepted rows (hash first, exact keys only for the candidates)
     keys = [(k, fi) for k, fi in scan.keys]
