@@ -67,7 +67,7 @@ class Scan:
         self.head = head if head is not None else scan_head(path)
         self.header = self.head.header
         self.keep_raw = keep_raw
-        self.progress = progress or Progress(False, "")
+        self.progress = progress or Progress(False, "", self.head.size)
         self.prefix = f"cc5_{uuid.uuid4().hex[:12]}_"
         self.fields: list[Field] = list(self.header.fields)
         positions = {f.code: i for i, f in enumerate(self.fields)}
@@ -96,12 +96,10 @@ class Scan:
         """The file's lines ``(line, raw, enc_ok)`` in a temp table, loaded once (typed relations re-read it)."""
         if self._lines is None:
             table = self.name("lines")
-            cb = self.progress.bytes_callback(self.head.size)
-            reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, prefetch(line_batches(self.path, on_bytes=cb)))
             view = self.name("lines_arrow")
-            self.con.register(view, reader)
+            self.con.register(view, self._reader())
             try:
-                self.con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {view}")
+                self.progress.run(self.con, f"CREATE TEMP TABLE {table} AS SELECT * FROM {view}")
             finally:
                 self.con.unregister(view)
             self._lines = table
@@ -110,11 +108,14 @@ class Scan:
     def _stream(self) -> str:
         """Register a one-shot Arrow stream of the lines; returns its view name."""
         view = self.name("stream")
-        cb = self.progress.bytes_callback(self.head.size)
-        reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, prefetch(line_batches(self.path, on_bytes=cb)))
-        self.con.register(view, reader)
+        self.con.register(view, self._reader())
         self._registered.append(view)
         return view
+
+    def _reader(self) -> pa.RecordBatchReader:
+        """The lines as a one-shot Arrow stream, read one step ahead, counted by the progress."""
+        batches = line_batches(self.path, on_bytes=self.progress.bytes_read)
+        return pa.RecordBatchReader.from_batches(LINE_SCHEMA, prefetch(self.progress.track(batches)))
 
     def _unregister(self, view: str) -> None:
         try:
@@ -229,7 +230,7 @@ FROM d
         try:
             # rows carry their line number: insertion order does not matter, parallelism does
             self.con.execute("SET preserve_insertion_order = false")
-            self.con.execute(self.rows_sql(source, table))
+            self.progress.run(self.con, self.rows_sql(source, table))
         finally:
             self.con.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
             if source != self._lines:

@@ -10,6 +10,7 @@ import duckdb
 from toolkit.cc5.engine import Scan
 from toolkit.cc5.header import Field, Header
 from toolkit.cc5.report import ValidationReport
+from toolkit.cc5.source import ProgressArg
 from toolkit.cc5.validate import run_validation
 from toolkit.cc5.values import ident
 
@@ -72,7 +73,7 @@ def plan_import(
     *,
     expected_workspace: str | None = None,
     max_bytes: int | None = None,
-    progress: bool | None = False,
+    progress: ProgressArg = False,
 ) -> ImportPlan:
     """Validate ``path`` on ``con`` and compute what the import applies.
 

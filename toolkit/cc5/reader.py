@@ -13,6 +13,7 @@ from toolkit.cc5.engine import Scan
 from toolkit.cc5.header import Header, check_path, scan_head
 from toolkit.cc5.report import ValidationReport
 from toolkit.cc5.source import LINE_SCHEMA, connect, line_batches
+from toolkit.cc5.source import ProgressArg
 from toolkit.cc5.validate import run_validation
 from toolkit.errors import Cc5Error
 
@@ -31,7 +32,7 @@ class Cc5File:
     """
 
     def __init__(self, path: str | os.PathLike[str], con: duckdb.DuckDBPyConnection | None = None,
-                 *, progress: bool | None = None) -> None:
+                 *, progress: ProgressArg = None) -> None:
         check_path(path)
         self.path = str(path)
         self._owns = con is None
@@ -140,7 +141,7 @@ class Cc5File:
 
 
 def open_cc5(path: str | os.PathLike[str], *, con: duckdb.DuckDBPyConnection | None = None,
-             progress: bool | None = None) -> Cc5File:
+             progress: ProgressArg = None) -> Cc5File:
     """Open a cc5 file: header, typed data relation, delete rows, pandas, profile.
 
     Raises :class:`Cc5Error` when the file is missing, empty, or has no 03

@@ -19,19 +19,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import threading
+import time
 import uuid
 import weakref
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Union
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["connect", "registered", "line_batches", "prefetch", "LINE_SCHEMA", "Progress", "DEFAULT_MEMORY_LIMIT"]
+from toolkit.progress import ProgressCallback, ProgressEvent
+
+__all__ = ["connect", "registered", "line_batches", "prefetch", "LINE_SCHEMA", "Progress", "ProgressArg", "DEFAULT_MEMORY_LIMIT"]
 
 #: The memory limit of the connections the engine creates (beyond it DuckDB spills to disk).
 DEFAULT_MEMORY_LIMIT = "320MB"
@@ -202,60 +204,99 @@ def registered(con: duckdb.DuckDBPyConnection, data: object, name: str | None = 
         con.unregister(view)
 
 
+ProgressArg = Union[bool, None, ProgressCallback]
+
+
 class Progress:
-    """A tqdm bar on stderr (shown after one second) fed by bytes or DuckDB's query progress."""
+    """Progress of one pass over a file: a tqdm bar or a :data:`~toolkit.progress.ProgressCallback`.
 
-    def __init__(self, enabled: bool | None, desc: str) -> None:
-        if enabled is None:
-            enabled = sys.stderr.isatty()
-        self.enabled = enabled
+    ``progress``: ``False`` nothing; ``True`` a bar at once; ``None`` a bar only
+    when the work takes more than a second; a callable receives
+    :class:`~toolkit.progress.ProgressEvent` (stage ``"validate"``, bytes done
+    of ``total``, rows seen). The bar is ``tqdm.auto`` (a widget in Jupyter).
+    Events and bar updates come from the caller's thread (:meth:`run`), so a
+    Streamlit callback may draw.
+
+        >>> events = []
+        >>> p = Progress(events.append, "validate f", total=10)
+        >>> p.bytes_read(10); p.rows_seen(3); p.emit(); events[-1].fraction
+        1.0
+    """
+
+    def __init__(self, progress: "ProgressArg", desc: str, total: int = 0) -> None:
+        self.total = total
+        self._callback: ProgressCallback | None = progress if callable(progress) else None
         self._bar = None
-        if enabled:
-            from tqdm import tqdm
+        self._done = 0
+        self._rows = 0
+        self._started = time.monotonic()
+        if progress is True or progress is None:
+            from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=100, desc=desc, file=sys.stderr, delay=1.0, leave=False,
-                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
+            self._bar = tqdm(total=total or None, desc=desc, unit="B", unit_scale=True, leave=False,
+                             delay=0.0 if progress is True else 1.0)
 
-    def set(self, percent: float) -> None:
-        if self._bar is not None and percent >= 0:
-            self._bar.n = min(100.0, percent)
-            self._bar.refresh()
+    @property
+    def active(self) -> bool:
+        return self._bar is not None or self._callback is not None
 
-    def bytes_callback(self, total: int, start: float = 0.0, span: float = 100.0) -> Callable[[int], None] | None:
-        if self._bar is None or total <= 0:
-            return None
-        done = [0]
+    def bytes_read(self, n: int) -> None:
+        """Count ``n`` bytes read (any thread)."""
+        self._done += n
 
-        def cb(n: int) -> None:
-            done[0] += n
-            self.set(start + span * done[0] / total)
+    def rows_seen(self, n: int) -> None:
+        """Count ``n`` lines split (any thread)."""
+        self._rows += n
 
-        return cb
+    def track(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """Count the rows of the batches passing through."""
+        for batch in batches:
+            self._rows += batch.num_rows
+            yield batch
 
-    @contextmanager
-    def query(self, con: duckdb.DuckDBPyConnection, start: float = 0.0, span: float = 100.0):
-        """Follow the running DuckDB query's progress while the block runs."""
-        if self._bar is None:
-            yield
+    def emit(self) -> None:
+        """Report the current state (call from the caller's thread)."""
+        if self._bar is not None:
+            target = min(self._done, self.total) if self.total else self._done
+            if target > self._bar.n:
+                self._bar.update(target - self._bar.n)  # update() honours the bar's delay; refresh() would not
+        if self._callback is not None:
+            self._callback(ProgressEvent(stage="validate", done=min(self._done, self.total) if self.total else self._done,
+                                         total=self.total or None, unit="B", rows=self._rows,
+                                         elapsed=time.monotonic() - self._started))
+
+    def run(self, con: duckdb.DuckDBPyConnection, sql: str, interval: float = 0.2) -> None:
+        """Execute ``sql`` on ``con``, reporting progress every ``interval`` seconds meanwhile.
+
+        The statement runs in a helper thread (DuckDB releases the GIL) while
+        this thread reports; errors are raised here.
+        """
+        if not self.active:
+            con.execute(sql)
             return
-        stop = threading.Event()
+        failure: list[BaseException] = []
 
-        def poll() -> None:
-            while not stop.wait(0.2):
-                try:
-                    p = con.query_progress()
-                except Exception:  # noqa: BLE001 - progress is best effort
-                    return
-                if p >= 0:
-                    self.set(start + span * p / 100.0)
+        def work() -> None:
+            try:
+                con.execute(sql)
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                failure.append(exc)
 
-        t = threading.Thread(target=poll, daemon=True)
+        t = threading.Thread(target=work, daemon=True, name="cc5-pass")
         t.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            t.join()
+        while t.is_alive():
+            t.join(interval)
+            self.emit()
+        if failure:
+            raise failure[0]
+
+    def finish(self, rows: int | None = None) -> None:
+        """The last event: everything read."""
+        if rows is not None:
+            self._rows = rows
+        self._done = max(self._done, self.total)
+        if self.active:
+            self.emit()
 
     def close(self) -> None:
         if self._bar is not None:

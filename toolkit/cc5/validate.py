@@ -10,7 +10,7 @@ from toolkit.cc5.engine import Scan
 from toolkit.cc5.findings import Finding, findings_to_arrow, make_finding, quote_value
 from toolkit.cc5.header import check_path, scan_head
 from toolkit.cc5.report import ValidationReport
-from toolkit.cc5.source import Progress, connect, registered
+from toolkit.cc5.source import DEFAULT_MEMORY_LIMIT, Progress, ProgressArg, connect, registered
 from toolkit.cc5.values import INVALID_WHAT, lit
 from toolkit.errors import Cc5Error
 
@@ -33,7 +33,7 @@ def run_validation(
     *,
     expected_workspace: str | None = None,
     max_bytes: int | None = None,
-    progress: bool | None = None,
+    progress: ProgressArg = None,
     owns_connection: bool = False,
     keep_raw: bool = False,
 ) -> ValidationReport:
@@ -44,7 +44,11 @@ def run_validation(
     """
     p = check_path(path)
     label = str(path)
-    bar = Progress(progress, f"validate {p.name}")
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise Cc5Error(f"cannot read: {exc.strerror or exc}", file=label) from None
+    bar = Progress(progress, f"validate {p.name}", size)
     try:
         return _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, keep_raw)
     finally:
@@ -52,10 +56,7 @@ def run_validation(
 
 
 def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, keep_raw) -> ValidationReport:
-    try:
-        size = p.stat().st_size
-    except OSError as exc:
-        raise Cc5Error(f"cannot read: {exc.strerror or exc}", file=label) from None
+    size = bar.total
 
     if max_bytes is not None and size > max_bytes:
         # checked before any parsing: no header, no rows
@@ -195,7 +196,7 @@ SELECT 'DUPLICATE_KEY', 'warning', 'warning', line, {lit(kfields)}, left({kvalue
        'key ' || {_quote_sql(kvalue)} || ' is also on line ' || first_line || ' (rows apply in file order: the last one wins)'
 FROM cand WHERE line > first_line
 """)
-    bar.set(100.0)
+    bar.finish(int(last_line))
     return ValidationReport(scan=scan, findings_table=table, data_rows=int(data_rows), delete_rows=int(delete_rows),
                             rejected_rows=int(rejected), owns_connection=owns_connection)
 
@@ -214,21 +215,27 @@ def validate(
     *,
     expected_workspace: str | None = None,
     max_bytes: int | None = None,
-    progress: bool | None = None,
+    progress: ProgressArg = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
 ) -> ValidationReport:
     """Validate a cc5 file: every finding with its code, severity, line, field and value.
 
     ``expected_workspace``: a 01 row naming another workspace is a
     ``WORKSPACE_MISMATCH``. ``max_bytes``: a larger file is ``FILE_TOO_LARGE``
-    (checked before any parsing). ``progress``: a tqdm bar on stderr (None:
-    when stderr is a terminal; shown after one second). ``con``: run on this
-    DuckDB connection (the report's temp tables live there) instead of a
-    private one. A missing file or a directory raises :class:`Cc5Error`.
+    (checked before any parsing). ``progress``: ``None`` a tqdm bar (a widget
+    in Jupyter) when the work takes more than a second, ``True`` always,
+    ``False`` never, or a :data:`~toolkit.progress.ProgressCallback` receiving
+    ``ProgressEvent(stage="validate", done=bytes, total=size, rows=lines seen)``.
+    ``con``: run on this DuckDB connection (the report's temp tables live
+    there) instead of a private one with ``memory_limit``. A missing file or a
+    directory raises :class:`Cc5Error`.
+
+        >>> report = validate("customers.cc5txt", progress=lambda e: print(e.fraction))  # doctest: +SKIP
     """
     check_path(path)
     own = con is None
-    connection = connect() if own else con
+    connection = connect(memory_limit=memory_limit) if own else con
     try:
         return run_validation(path, connection, expected_workspace=expected_workspace, max_bytes=max_bytes,
                               progress=progress, owns_connection=own)
