@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field as dc_field
 
 import duckdb
+import pyarrow as pa
 
 from toolkit.cc5.engine import Scan
 from toolkit.cc5.header import Field, Header
@@ -27,10 +28,17 @@ class ImportPlan:
     * ``touched``: the key columns of every key in upserts or deletes.
 
     Apply it as ``DELETE ... WHERE key IN touched`` then ``INSERT ... FROM upserts``
-    (a 10 row replaces the whole record: nulls overwrite). When
-    ``report.importable`` is false the relations are empty. The relations read
-    the plan's temp tables (and, for upserts, the file): keep the file until
-    :meth:`close`.
+    (a 10 row replaces the whole record: nulls overwrite), on the plan's own
+    connection: the rows never pass through Python. For another database
+    (PostgreSQL ``COPY``), :meth:`upsert_batches` and :meth:`touched_batches`
+    stream the same rows as Arrow record batches. When ``report.importable``
+    is false the relations are empty. The relations read the plan's temp
+    tables (the file is read once, by validation): :meth:`close` drops them.
+
+        >>> with plan_import("f.cc5txt", con) as plan:                      # doctest: +SKIP
+        ...     plan.upserts.insert_into("customer")                     # INSERT ... SELECT in DuckDB
+        ...     for batch in plan.upsert_batches():                      # or: to another database
+        ...         copy.write(batch)
     """
 
     report: ValidationReport
@@ -49,6 +57,14 @@ class ImportPlan:
         """The 01 row's entity type (None without a readable header)."""
         return self.header.entity_type if self.header is not None else None
 
+    def upsert_batches(self, batch_rows: int = 100_000) -> pa.RecordBatchReader:
+        """The ``upserts`` rows as an Arrow stream (typed columns, one batch per ``batch_rows`` rows)."""
+        return _batches(self.upserts, batch_rows)
+
+    def touched_batches(self, batch_rows: int = 100_000) -> pa.RecordBatchReader:
+        """The ``touched`` keys as an Arrow stream."""
+        return _batches(self.touched, batch_rows)
+
     def close(self) -> None:
         """Drop the plan's temp tables and views from the connection."""
         if self._scan is not None:
@@ -59,6 +75,12 @@ class ImportPlan:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _batches(rel: duckdb.DuckDBPyRelation, batch_rows: int) -> pa.RecordBatchReader:
+    if hasattr(rel, "to_arrow_reader"):
+        return rel.to_arrow_reader(batch_rows)
+    return rel.fetch_record_batch(batch_rows)
 
 
 def _empty(con: duckdb.DuckDBPyConnection, cols: list[tuple[str, str]]) -> duckdb.DuckDBPyRelation:
