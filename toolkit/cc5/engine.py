@@ -194,6 +194,9 @@ class Scan:
         sel_flags = (", " + ", ".join(flag_cols)) if flag_cols else ""
         sel_keys = (", " + ", ".join(key_cols)) if key_cols else ""
         key_names = "".join(f", k{j}" for j, (_k, fi) in enumerate(self.keys) if fi is not None)
+        if key_names and all(fi is not None for _k, fi in self.keys):
+            # the key's hash, computed in the parallel pass: duplicate keys are looked for by it
+            key_names += f", hash({key_names[2:]}) AS kh"
         raw_col = ("raw" if self.keep_raw
                    else "CASE WHEN errs IS NOT NULL OR rt NOT IN ('10', '90') OR NOT enc_ok THEN raw END")
         return f"""

@@ -6,7 +6,7 @@ Every reader of the file sees ``(line BIGINT, raw VARCHAR, enc_ok BOOLEAN)``:
 ``raw`` the text of the line and ``enc_ok`` false when the line was not
 valid UTF-8 or held a NUL byte (then shown with U+FFFD).
 
-:func:`line_batches` splits the file on ``\n`` in 16 MB chunks with numpy
+:func:`line_batches` splits the file on ``\n`` in 8 MB chunks with numpy
 (no Python object per line) and yields Arrow batches; :func:`prefetch` runs
 it one step ahead of DuckDB in a thread, and DuckDB's threads do the per-line
 work (:mod:`toolkit.cc5.engine`). DuckDB's own CSV reader is not used: it
@@ -37,7 +37,7 @@ __all__ = ["connect", "registered", "line_batches", "prefetch", "LINE_SCHEMA", "
 
 #: The memory limit of the connections the engine creates (beyond it DuckDB spills to disk).
 DEFAULT_MEMORY_LIMIT = "320MB"
-_CHUNK = 16 << 20
+_CHUNK = 8 << 20
 _BOM = b"\xef\xbb\xbf"
 LINE_SCHEMA = pa.schema([("line", pa.int64()), ("raw", pa.large_string()), ("enc_ok", pa.bool_())])
 
@@ -144,7 +144,7 @@ def line_batches(path: str | os.PathLike[str], on_bytes: Callable[[int], None] |
                 break
 
 
-def prefetch(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
+def prefetch(batches: Iterator[pa.RecordBatch], depth: int = 1) -> Iterator[pa.RecordBatch]:
     """Produce the batches in a background thread, ``depth`` ahead of the consumer.
 
     The reader's numpy work then overlaps DuckDB's processing of the previous

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from toolkit.cc5.engine import Scan
 from toolkit.cc5.findings import Finding, findings_to_arrow, make_finding, quote_value
@@ -174,23 +176,23 @@ INSERT INTO {table}
 SELECT 'RESERVED_ROW', 'warning', 'warning', line, NULL, rt, 'reserved row ' || rt || ': ignored'
 FROM {rows} WHERE rt IN ('04', '05', '06', '07', '08', '09') AND errs IS NULL AND {body}
 """)
-    # duplicate keys among accepted rows (hash first, exact keys only for the candidates)
+    # duplicate keys among accepted rows: the key hashes (8 bytes a row, computed in the pass)
+    # are sorted; exact keys are compared only for the hashes that repeat
     keys = [(k, fi) for k, fi in scan.keys]
     if keys and all(fi is not None for _k, fi in keys):
         kcols = [f"k{j}" for j in range(len(keys))]
         klist = ", ".join(kcols)
         kvalue = " || '|' || ".join(f"CAST({c} AS VARCHAR)" for c in kcols)
         kfields = ",".join(k for k, _ in keys)
-        con.execute(f"""
+        accepted = f"errs IS NULL AND rt IN ('10', '90') AND {body}"
+        repeated = _repeated_hashes(con.execute(f"SELECT kh FROM {rows} WHERE {accepted}").fetchnumpy()["kh"])
+        if len(repeated):
+            with registered(con, pa.table({"kh": repeated})) as dup:
+                con.execute(f"""
 INSERT INTO {table}
-WITH acc AS (
-    SELECT line, {klist}, hash({klist}) AS kh FROM {rows}
-    WHERE errs IS NULL AND rt IN ('10', '90') AND {body}
-), dup AS (
-    SELECT kh FROM acc GROUP BY kh HAVING count(*) > 1
-), cand AS (
+WITH cand AS (
     SELECT line, {klist}, min(line) OVER (PARTITION BY {klist}) AS first_line
-    FROM acc WHERE kh IN (SELECT kh FROM dup)
+    FROM {rows} WHERE {accepted} AND kh IN (SELECT kh FROM {dup})
 )
 SELECT 'DUPLICATE_KEY', 'warning', 'warning', line, {lit(kfields)}, left({kvalue}, 200),
        'key ' || {_quote_sql(kvalue)} || ' is also on line ' || first_line || ' (rows apply in file order: the last one wins)'
@@ -199,6 +201,12 @@ FROM cand WHERE line > first_line
     bar.finish(int(last_line))
     return ValidationReport(scan=scan, findings_table=table, data_rows=int(data_rows), delete_rows=int(delete_rows),
                             rejected_rows=int(rejected), owns_connection=owns_connection)
+
+
+def _repeated_hashes(hashes: np.ndarray) -> np.ndarray:
+    """The values that occur more than once (a sort: cheaper than a hash table of millions of keys)."""
+    hashes = np.sort(np.asarray(hashes))
+    return np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
 
 
 def _findings_table(scan: Scan) -> str:
