@@ -191,3 +191,10 @@ def test_progress_false_and_none_print_nothing_for_a_quick_file(tmp_path: Path, 
         with validate(path, progress=progress) as report:
             assert report.ok
     assert capsys.readouterr().err == ""  # None: a bar only after one second
+
+
+def test_progress_true_draws_a_bar(tmp_path: Path, capsys) -> None:
+    path = write(tmp_path, "".join(f"10|C{i}|1.5|{i}|\n" for i in range(500)) + "99|500|\n")
+    with validate(path, progress=True) as report:
+        assert report.ok
+    assert "validate f.cc5txt" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -211,7 +212,7 @@ class Progress:
     """Progress of one pass over a file: a tqdm bar or a :data:`~toolkit.progress.ProgressCallback`.
 
     ``progress``: ``False`` nothing; ``True`` a bar at once; ``None`` a bar only
-    when the work takes more than a second; a callable receives
+    when the work takes more than a second, on a terminal or in a notebook; a callable receives
     :class:`~toolkit.progress.ProgressEvent` (stage ``"validate"``, bytes done
     of ``total``, rows seen). The bar is ``tqdm.auto`` (a widget in Jupyter).
     Events and bar updates come from the caller's thread (:meth:`run`), so a
@@ -230,11 +231,14 @@ class Progress:
         self._done = 0
         self._rows = 0
         self._started = time.monotonic()
-        if progress is True or progress is None:
+        wanted = progress
+        if progress is None:  # only on a terminal or in a notebook, not into a log file or a pipe
+            wanted = (sys.stderr.isatty() or "ipykernel" in sys.modules) and "later"
+        if wanted is True or wanted == "later":
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=total or None, desc=desc, unit="B", unit_scale=True, leave=False,
-                             delay=0.0 if progress is True else 1.0)
+                             delay=0.0 if wanted is True else 1.0)
 
     @property
     def active(self) -> bool:

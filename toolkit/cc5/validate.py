@@ -232,7 +232,7 @@ def validate(
     ``expected_workspace``: a 01 row naming another workspace is a
     ``WORKSPACE_MISMATCH``. ``max_bytes``: a larger file is ``FILE_TOO_LARGE``
     (checked before any parsing). ``progress``: ``None`` a tqdm bar (a widget
-    in Jupyter) when the work takes more than a second, ``True`` always,
+    in Jupyter; on a terminal or in a notebook only) when the work takes more than a second, ``True`` always,
     ``False`` never, or a :data:`~toolkit.progress.ProgressCallback` receiving
     ``ProgressEvent(stage="validate", done=bytes, total=size, rows=lines seen)``.
     ``con``: run on this DuckDB connection (the report's temp tables live
