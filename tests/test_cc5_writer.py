@@ -8,8 +8,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from toolkit.errors import ToolkitError, WriteError
 from toolkit.cc5 import open_cc5, read_header, validate, write_cc5
+from toolkit.errors import ToolkitError, WriteError
 
 META = dict(entity_type="customer", workspace_id="ws-eu", bucket_id="bk-main", customer="ACME",
             datasource="CRM", action="UPSERT")

@@ -12,8 +12,7 @@ import pyarrow.compute as pc
 from toolkit.cc5.engine import Scan
 from toolkit.cc5.header import Header, check_path, scan_head
 from toolkit.cc5.report import ValidationReport
-from toolkit.cc5.source import LINE_SCHEMA, connect, line_batches
-from toolkit.cc5.source import ProgressArg
+from toolkit.cc5.source import LINE_SCHEMA, ProgressArg, connect, line_batches
 from toolkit.cc5.validate import run_validation
 from toolkit.errors import Cc5Error
 

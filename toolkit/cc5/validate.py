@@ -12,7 +12,13 @@ from toolkit.cc5.engine import Scan
 from toolkit.cc5.findings import Finding, findings_to_arrow, make_finding, quote_value
 from toolkit.cc5.header import check_path, scan_head
 from toolkit.cc5.report import ValidationReport
-from toolkit.cc5.source import DEFAULT_MEMORY_LIMIT, Progress, ProgressArg, connect, registered
+from toolkit.cc5.source import (
+    DEFAULT_MEMORY_LIMIT,
+    Progress,
+    ProgressArg,
+    connect,
+    registered,
+)
 from toolkit.cc5.values import INVALID_WHAT, lit
 from toolkit.errors import Cc5Error
 

@@ -8,8 +8,8 @@ come; no Python list of all rows is built.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
