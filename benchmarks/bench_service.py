@@ -103,10 +103,7 @@ def main() -> None:
     parser.add_argument("--pollers", type=int, default=50)
     parser.add_argument("--poll-interval", type=float, default=0.25,
                         help="pause of each poller between look-ups (0: back to back)")
-    parser.add_argument("--in-thread", action="store_true",
-                        help="plan every import in the service's own worker thread (no planner process)")
     args = parser.parse_args()
-    settings = {"plan_process_min_bytes": 1 << 62} if args.in_thread else {}
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
@@ -122,8 +119,7 @@ def main() -> None:
         validate_s = time.perf_counter() - started
         print(f"baseline: local validate {validate_s:.2f} s ({report.data_rows:,} data rows)")
 
-        print("planning: " + ("in the worker thread" if args.in_thread else "planner process for big files"))
-        with toolkit.local_service(store=Path(tmp) / "store.duckdb", workers=1, **settings) as svc:
+        with toolkit.local_service(store=Path(tmp) / "store.duckdb", workers=1) as svc:
             api = httpx.Client(base_url=svc.url, headers={"Authorization": f"Bearer {svc.api_key}"}, timeout=3600)
             started = time.perf_counter()
             data = _portal_upload(api, path, "ws-bench")
