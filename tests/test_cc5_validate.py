@@ -198,3 +198,15 @@ def test_progress_true_draws_a_bar(tmp_path: Path, capsys) -> None:
     with validate(path, progress=True) as report:
         assert report.ok
     assert "validate f.cc5txt" in capsys.readouterr().err
+
+
+def test_a_callback_that_raises_stops_the_pass(tmp_path: Path) -> None:
+    path = write(tmp_path, "".join(f"10|C{i}|1.5|{i}|\n" for i in range(20000)) + "99|20000|\n")
+
+    def stop(event) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        validate(path, progress=stop)
+    with validate(path, progress=False) as report:  # nothing left behind that breaks the next run
+        assert report.ok

@@ -288,9 +288,14 @@ class Progress:
 
         t = threading.Thread(target=work, daemon=True, name="cc5-pass")
         t.start()
-        while t.is_alive():
-            t.join(interval)
-            self.emit()
+        try:
+            while t.is_alive():
+                t.join(interval)
+                self.emit()
+        except BaseException:  # Ctrl-C, or the callback raised: stop the statement too
+            con.interrupt()
+            t.join()
+            raise
         if failure:
             raise failure[0]
 
