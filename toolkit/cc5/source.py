@@ -51,7 +51,7 @@ def connect(*, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = N
     files spill to disk instead of growing the process.
     """
     tmp = tempfile.mkdtemp(prefix="toolkit-duckdb-")
-    config = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "memory_limit": memory_limit,
         "temp_directory": tmp,
         "preserve_insertion_order": "true",
@@ -231,14 +231,13 @@ class Progress:
         self._done = 0
         self._rows = 0
         self._started = time.monotonic()
-        wanted = progress
-        if progress is None:  # only on a terminal or in a notebook, not into a log file or a pipe
-            wanted = (sys.stderr.isatty() or "ipykernel" in sys.modules) and "later"
-        if wanted is True or wanted == "later":
+        # None: a bar only on a terminal or in a notebook (not into a log or a pipe), after 1 s
+        later = progress is None and (sys.stderr.isatty() or "ipykernel" in sys.modules)
+        if progress is True or later:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=total or None, desc=desc, unit="B", unit_scale=True, leave=False,
-                             delay=0.0 if wanted is True else 1.0)
+                             delay=0.0 if progress is True else 1.0)
 
     @property
     def active(self) -> bool:

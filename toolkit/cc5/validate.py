@@ -249,7 +249,7 @@ def validate(
     """
     check_path(path)
     own = con is None
-    connection = connect(memory_limit=memory_limit) if own else con
+    connection = con if con is not None else connect(memory_limit=memory_limit)
     try:
         return run_validation(path, connection, expected_workspace=expected_workspace, max_bytes=max_bytes,
                               progress=progress, owns_connection=own)

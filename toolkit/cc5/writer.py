@@ -151,8 +151,8 @@ def _prepare_frame(df: pd.DataFrame, types: Mapping[str, str]) -> tuple[pd.DataF
                 if kind == "list":
                     out[col] = s.map(lambda v: None if _is_null(v) else json.dumps(_plain(v), ensure_ascii=False, default=str))
                 else:
-                    out[col] = [None if _is_null(v) else _join_array(v, col, row)
-                                for row, v in enumerate(s, start=1)]
+                    out[col] = pd.Series([None if _is_null(v) else _join_array(v, col, row)
+                                          for row, v in enumerate(s, start=1)], index=s.index, dtype=object)
                 inferred[col] = kind
                 continue
         out[col] = s
