@@ -314,22 +314,19 @@ def test_a_large_file_gets_its_profile_when_asked(app_api, monkeypatch):
     assert profile is not None and len(profile) >= 7
 
 
-def test_the_engine_progress_callback_is_used_when_the_engine_takes_one(tmp_path):
-    from toolkit.app_support.uploads import prepare_cc5, takes_progress_callback
-    from toolkit.cc5 import validate
+def test_the_engine_progress_events_reach_the_page_callback(tmp_path):
+    from toolkit.app_support.uploads import prepare_cc5
 
     events = []
-    file = demo_text("clean", rows=50)
+    file = demo_text("clean", rows=3000)
     prepared = prepare_cc5(file.name, file.data.encode(), tmp_path, progress=events.append)
     try:
-        assert prepared.report.data_rows == 50
+        assert prepared.report.data_rows == 3000
     finally:
         prepared.close()
-    if takes_progress_callback(validate):  # the engine reports ProgressEvents
-        assert events and all(e.stage == "validate" for e in events)
-        assert events[-1].done == events[-1].total
-    else:  # an engine without the callback: the bar shows the elapsed time only
-        assert events == []
+    assert events and all(e.stage == "validate" and e.unit == "B" for e in events)
+    size = len(file.data.encode())
+    assert events[-1].done == events[-1].total == size and events[-1].rows >= 3000
 
 
 def test_a_large_file_is_validated_in_a_child_process_with_the_same_results(app_api, monkeypatch):

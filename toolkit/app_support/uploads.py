@@ -50,7 +50,6 @@ __all__ = [
     "table_schema",
     "prepare_cc5",
     "convert_table",
-    "looks_binary",
     "raw_lines",
     "takes_progress_callback",
     "readable_profile",
@@ -273,23 +272,6 @@ def convert_table(
     return _prepare(target, kind_of(name), max_bytes=max_bytes, progress=progress, shown_name=target.name)
 
 
-def looks_binary(path: Path, sample: int = 8192) -> bool:
-    """True when the file's first bytes are not text (a NUL byte, or mostly control bytes).
-
-        >>> folder = Path(tempfile.mkdtemp()); _ = (folder / "b").write_bytes(bytes(range(256)))
-        >>> looks_binary(folder / "b")
-        True
-    """
-    with path.open("rb") as fh:
-        head = fh.read(sample)
-    if not head:
-        return False
-    if b"\0" in head:
-        return True
-    control = sum(1 for b in head if b < 32 and b not in (9, 10, 13))
-    return control / len(head) > 0.1
-
-
 #: A raw line longer than this is cut (a finding's row can be megabytes long).
 RAW_LINE_CHARS = 400
 
@@ -370,8 +352,7 @@ def _examine(path: Path, limit: int, progress: ProgressCallback | None = None) -
 
     problems: list[str] = []
     cc5 = None
-    binary = looks_binary(path)
-    if path.stat().st_size <= limit and not binary:
+    if path.stat().st_size <= limit:
         try:
             callback = progress if progress is not None and takes_progress_callback(open_cc5) else False
             cc5 = open_cc5(path, progress=callback)
@@ -379,6 +360,7 @@ def _examine(path: Path, limit: int, progress: ProgressCallback | None = None) -
             problems.append("No preview or profile: the header does not define readable fields "
                             "(see the findings).")
     report = _validate_file(path, max_bytes=limit, cc5=cc5, progress=progress)
+    binary = "NOT_TEXT" in report.counts  # the engine's verdict: binary data, UTF-16, an image...
     try:
         findings = pd.DataFrame(
             [f.to_dict() for f in report.iter_findings(limit=MAX_FINDINGS_SHOWN)],
@@ -394,7 +376,7 @@ def _examine(path: Path, limit: int, progress: ProgressCallback | None = None) -
         data: dict[str, Any] = dict(
             report=ReportSummary.of(report), readable=cc5 is not None, findings=findings,
             rejected_path=rejected, rejected_count=report.write_rejected(rejected), problems=problems,
-            binary=binary or "NOT_TEXT" in report.counts,
+            binary=binary,
         )
         if cc5 is not None:
             data["preview"] = cc5.to_pandas(limit=PREVIEW_ROWS)
