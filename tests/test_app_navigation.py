@@ -49,7 +49,14 @@ def test_page_files_exist_for_the_navigation():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == 400 and "theme" in config
-    assert {".venv", ".toolkit"} <= set(config["server"]["folderWatchBlacklist"])
+    from streamlit.watcher.folder_black_list import FolderBlackList
+
+    ignored = FolderBlackList(config["server"]["folderWatchBlacklist"])
+    for path in (".venv/lib/python3.11/site-packages/x.py", ".toolkit/app/service.duckdb", "data/x.csv",
+                 "test-artifacts/browser.log", "notebooks/01_preview_and_validate.ipynb"):
+        assert ignored.is_blacklisted(str(ROOT / path)), path
+    for path in ("app.py", "app_pages/dashboard.py", "toolkit/app_support/session.py"):
+        assert not ignored.is_blacklisted(str(ROOT / path)), path
 
 
 def test_a_half_configured_api_is_an_error_and_the_app_keeps_working(monkeypatch):
