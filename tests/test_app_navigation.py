@@ -92,6 +92,7 @@ def test_without_a_url_the_app_uses_the_embedded_service(monkeypatch, tmp_path):
     text = sidebar_text(app)
     assert "Embedded local service" in text and "http://127.0.0.1:" in text
     assert (tmp_path / "data" / "service.duckdb").is_file()  # the store is kept in the data folder
+    session.embedded_service().close()
     st.cache_resource.clear()
 
 
@@ -138,7 +139,9 @@ def test_the_demo_progress_shows_on_the_page_while_it_runs(monkeypatch, tmp_path
     texts = [p.proto.text for p in app.get("progress")]
     assert texts and texts[0].startswith("Making the demo history through the embedded service")
     assert [t.value for t in app.title] == ["Validate & import"]  # the page is there meanwhile
-    session.embedded_service().wait_for_demo(120)
+    service = session.embedded_service()
+    service.wait_for_demo(120)
+    service.close()
     st.cache_resource.clear()
 
 
