@@ -1,0 +1,504 @@
+"""``PostgresStore``: the service's store on a PostgreSQL database, shared by
+any number of API instances and workers.
+
+Same contract as :class:`~toolkit.service.duckdb_store.DuckDBStore` (see
+:mod:`toolkit.service.store`); what differs is how it holds under many
+processes:
+
+* **Schema**: created and upgraded by the store itself on open, from the
+  versioned migrations in :mod:`toolkit.service.postgres_schema` (concurrent
+  starters wait on an advisory lock; ``schema_version`` says what is applied).
+* **Claiming**: ``claim_next_queued`` takes the oldest QUEUED file among the
+  *head* files of the workspaces with no file PROCESSING, with ``FOR UPDATE
+  SKIP LOCKED``; claims are serialised by a transaction-level advisory lock,
+  so two workers never start two files of one workspace: files of a
+  workspace (hence of each of its entity types) apply in trigger order.
+* **Leases**: a claimed file carries ``lease_until`` (database clock); its
+  worker renews it (``renew_leases``) while the import runs. A worker killed
+  mid-import stops renewing; ``requeue_interrupted`` puts such files back
+  to QUEUED for another worker. The apply and the fail check the file is
+  still PROCESSING *at the claim's attempt number* (a fencing token), under
+  a row lock, so a worker that lost its lease can never apply twice.
+* **Bulk apply**: the plan's rows go from the engine's DuckDB connection to
+  temporary tables with binary ``COPY`` (fed from Arrow batches), then one
+  ``DELETE ... USING`` and one ``INSERT ... SELECT`` in the transaction that
+  marks the file FINISHED.
+* **No record cache**: another process may change any record, so every
+  look-up reads the database (an indexed primary-key read).
+
+    >>> store = PostgresStore("postgresql://toolkit@127.0.0.1:5432/toolkit")   # doctest: +SKIP
+    >>> store.count_files()                                                    # doctest: +SKIP
+    0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import fields as dataclass_fields
+from typing import Any
+
+import duckdb
+
+from toolkit.errors import ConfigError
+from toolkit.service.postgres_schema import CLAIM_LOCK, migrate
+from toolkit.service.records import (
+    FAILED, FINISHED, PENDING_UPLOAD, PROCESSING, QUEUED, FileQuery, FileRecord,
+)
+from toolkit.service.store import SchemaMismatch, StateChanged
+
+__all__ = ["PostgresStore", "is_postgres_url", "pg_ident"]
+
+log = logging.getLogger("toolkit.service")
+
+_COLUMNS = [f.name for f in dataclass_fields(FileRecord)]
+_SELECT = ", ".join(_COLUMNS)
+_JSON_COLUMNS = {"tags", "metadata"}
+_FINDING_COLUMNS = ["line", "code", "severity", "level", "field", "value", "message"]
+_DB_NOW = "extract(epoch from clock_timestamp())::double precision"
+_COPY_BATCH_ROWS = 50_000
+
+#: engine (DuckDB) column type -> (PostgreSQL type of the imported table, COPY type of the staging table)
+_PG_TYPES: dict[str, tuple[str, str]] = {
+    "VARCHAR": ("text", "text"),
+    "BIGINT": ("bigint", "int8"),
+    "DOUBLE": ("double precision", "float8"),
+    "BOOLEAN": ("boolean", "bool"),
+    "TIMESTAMP": ("timestamp without time zone", "timestamp"),
+    "VARCHAR[]": ("text[]", "text[]"),
+    "JSON": ("jsonb", "text"),  # staged as text, cast on insert
+}
+
+
+def is_postgres_url(value: object) -> bool:
+    """Whether a ``--store`` value names a PostgreSQL database.
+
+    >>> is_postgres_url("postgresql://u@h/db"), is_postgres_url("service.duckdb")
+    (True, False)
+    """
+    return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
+
+
+def pg_ident(name: str) -> str:
+    """A PostgreSQL identifier, quoted.
+
+    >>> pg_ident('a"b')
+    '"a""b"'
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _table_ident(workspace_id: str, entity_type: str) -> str:
+    """``data."<workspace>/<entity>"``, or a shortened name with a hash when
+    that passes PostgreSQL's 63-byte identifier limit (it would be cut silently).
+
+    >>> _table_ident("ws-eu", "customer")
+    'data."ws-eu/customer"'
+    """
+    name = f"{workspace_id}/{entity_type}"
+    if len(name.encode()) > 63:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        name = name.encode()[:46].decode(errors="ignore") + "#" + digest
+    return f"data.{pg_ident(name)}"
+
+
+def _record(row: tuple[Any, ...]) -> FileRecord:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    for name in _JSON_COLUMNS:
+        values[name] = json.loads(values[name]) if values[name] else ([] if name == "tags" else {})
+    return FileRecord(**values)
+
+
+def _db_value(name: str, value: Any) -> Any:
+    return json.dumps(value) if name in _JSON_COLUMNS else value
+
+
+class TableRows:
+    """An imported table read from PostgreSQL (what ``read_table`` returns).
+
+    >>> TableRows(["a"], [(1,)]).df()["a"].tolist()
+    [1]
+    """
+
+    def __init__(self, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+        self.columns = columns
+        self.rows = rows
+
+    def df(self) -> Any:
+        """The rows as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.rows, columns=self.columns)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """The rows as tuples."""
+        return list(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class PostgresStore:
+    """The Store on a PostgreSQL database (``postgresql://user@host:port/db``).
+
+    ``lease_seconds``: how long a claimed file stays with its worker without
+    a renewal; ``pool_size``: connections of this process.
+    """
+
+    shared = True  # other processes use the same database: leases, no cache
+
+    def __init__(self, url: str, *, lease_seconds: float = 30.0, pool_size: int = 8) -> None:
+        try:
+            import psycopg
+            from psycopg_pool import ConnectionPool
+        except ImportError:
+            raise ConfigError("A PostgreSQL store needs psycopg: pip install 'toolkit[postgres]'") from None
+        self.url = url
+        self.lease_seconds = float(lease_seconds)
+        self._psycopg = psycopg
+        self._pool = ConnectionPool(url, min_size=1, max_size=max(2, pool_size), open=False,
+                                    kwargs={"autocommit": True}, name="toolkit-store")
+        try:
+            self._pool.open(wait=True, timeout=15)
+            with self._pool.connection() as conn:
+                applied = migrate(conn)
+        except (psycopg.Error, Exception) as exc:  # noqa: BLE001 - the pool wraps failures in PoolTimeout
+            self._pool.close()
+            raise ConfigError(f"Cannot open the PostgreSQL store {_redact(url)}: {exc}") from None
+        if applied:
+            log.info("PostgreSQL store: applied schema migration(s) %s", ", ".join(map(str, applied)))
+        self._closed = False
+
+    # -- connections -------------------------------------------------------
+    @contextmanager
+    def _conn(self) -> Iterator[Any]:
+        with self._pool.connection() as conn:
+            yield conn
+
+    def _one(self, sql: str, params: Iterable[Any] = ()) -> tuple[Any, ...] | None:
+        with self._conn() as conn:
+            return conn.execute(sql, list(params)).fetchone()
+
+    def engine_connection(self) -> duckdb.DuckDBPyConnection:
+        """A fresh in-memory DuckDB connection: the engine plans there; the
+        apply copies the plan's rows into PostgreSQL."""
+        return duckdb.connect()
+
+    # -- file records --------------------------------------------------------
+    def create_file(self, record: FileRecord) -> None:
+        """Insert a new record."""
+        values = [_db_value(name, getattr(record, name)) for name in _COLUMNS]
+        with self._conn() as conn:
+            conn.execute(f"INSERT INTO files ({_SELECT}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})", values)
+
+    def cached_file(self, file_id: str) -> FileRecord | None:
+        """Always None: any process may change a record, so there is no cache."""
+        return None
+
+    def get_file(self, file_id: str) -> FileRecord | None:
+        """The record with this id, or None."""
+        row = self._one(f"SELECT {_SELECT} FROM files WHERE file_id = %s", [file_id])
+        return _record(row) if row else None
+
+    def count_files(self) -> int:
+        """How many records exist (from the per-workspace counters: no scan)."""
+        row = self._one("SELECT coalesce(sum(n), 0)::bigint FROM file_counts")
+        return int(row[0]) if row else 0
+
+    def list_files(self, query: FileQuery) -> tuple[int, list[FileRecord]]:
+        """(total matching, the requested page newest first).
+
+        The page walks the index on (date_created, file_id) from the newest;
+        the total comes from the per-(workspace, status) counters unless a
+        created range is asked for (then an index range count).
+        """
+        where, params = ["TRUE"], []
+        if query.workspaces is not None:
+            where.append("workspace_id = ANY(%s)")
+            params.append(list(query.workspaces))
+        if query.statuses is not None:
+            where.append("status = ANY(%s)")
+            params.append(list(query.statuses))
+        counted_where, counted_params = list(where), list(params)
+        if query.created_after is not None:
+            where.append("date_created >= %s")
+            params.append(float(query.created_after))
+        if query.created_before is not None:
+            where.append("date_created <= %s")
+            params.append(float(query.created_before))
+        condition = " AND ".join(where)
+        with self._conn() as conn:
+            if query.created_after is None and query.created_before is None:
+                total = conn.execute("SELECT coalesce(sum(n), 0)::bigint FROM file_counts WHERE "
+                                     + " AND ".join(counted_where), counted_params).fetchone()[0]
+            else:
+                total = conn.execute(f"SELECT count(*) FROM files WHERE {condition}", params).fetchone()[0]
+            rows = conn.execute(
+                f"SELECT {_SELECT} FROM files WHERE {condition} "
+                "ORDER BY date_created DESC, file_id DESC LIMIT %s OFFSET %s",
+                [*params, int(query.limit), int(query.offset)],
+            ).fetchall()
+        return int(total), [_record(row) for row in rows]
+
+    def transition(
+        self, file_id: str, *, from_statuses: tuple[str, ...], to_status: str, **changes: Any
+    ) -> FileRecord | None:
+        """Compare-and-set the status (and other columns); None if not in ``from_statuses``."""
+        changes["status"] = to_status
+        sets = ", ".join(f"{name} = %s" for name in changes)
+        params = [_db_value(name, value) for name, value in changes.items()]
+        row = self._one(
+            f"UPDATE files SET {sets} WHERE file_id = %s AND status = ANY(%s) RETURNING {_SELECT}",
+            [*params, file_id, list(from_statuses)],
+        )
+        return _record(row) if row else None
+
+    def claim_next_queued(self, *, now: float) -> FileRecord | None:
+        """Move the oldest QUEUED file of a workspace with no import running to
+        PROCESSING with a fresh lease; None when there is none."""
+        # Only a workspace's head file (its oldest QUEUED) is a candidate, so
+        # SKIP LOCKED passing over a locked row never lets a later file of that
+        # workspace overtake it. Claims are serialised (they take ~1 ms):
+        # otherwise two workers could both see a workspace idle.
+        sql = (
+            f"UPDATE files SET status = '{PROCESSING}', process_start_time = %s, attempts = attempts + 1, "
+            f"lease_until = {_DB_NOW} + %s "
+            "WHERE file_id = (SELECT f.file_id FROM files f WHERE f.file_id IN ("
+            f"  SELECT DISTINCT ON (workspace_id) file_id FROM files WHERE status = '{QUEUED}' "
+            "   ORDER BY workspace_id, queued_at NULLS FIRST, date_created, file_id) "
+            f" AND NOT EXISTS (SELECT 1 FROM files p WHERE p.status = '{PROCESSING}' "
+            "   AND p.workspace_id = f.workspace_id) "
+            " ORDER BY f.queued_at NULLS FIRST, f.date_created, f.file_id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+            f"AND status = '{QUEUED}' RETURNING {_SELECT}"
+        )
+        with self._conn() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
+            row = conn.execute(sql, [now, self.lease_seconds]).fetchone()
+        return _record(row) if row else None
+
+    def renew_leases(self, file_ids: Iterable[str]) -> None:
+        """Extend the leases of files this process is importing."""
+        ids = list(file_ids)
+        if ids:
+            with self._conn() as conn:
+                conn.execute(f"UPDATE files SET lease_until = {_DB_NOW} + %s "
+                             f"WHERE file_id = ANY(%s) AND status = '{PROCESSING}'", [self.lease_seconds, ids])
+
+    def requeue_interrupted(self) -> int:
+        """PROCESSING files whose lease ran out (their worker died) go back to QUEUED."""
+        with self._conn() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
+            rows = conn.execute(
+                f"UPDATE files SET status = '{QUEUED}', lease_until = NULL WHERE status = '{PROCESSING}' "
+                f"AND coalesce(lease_until, 0) < {_DB_NOW} RETURNING file_id").fetchall()
+        if rows:
+            log.info("re-queued %d file(s) whose worker stopped renewing its lease", len(rows))
+        return len(rows)
+
+    def files_with_status(self, status: str, *, limit: int = 1000) -> list[FileRecord]:
+        """Records in ``status``, oldest first."""
+        with self._conn() as conn:
+            rows = conn.execute(f"SELECT {_SELECT} FROM files WHERE status = %s ORDER BY date_created LIMIT %s",
+                                [status, limit]).fetchall()
+        return [_record(row) for row in rows]
+
+    def pending_uploads(self, *, object_keys: list[str] | None = None, expired_before: float | None = None,
+                        limit: int = 1000) -> list[FileRecord]:
+        """PENDING_UPLOAD files whose object key is in ``object_keys``, or whose
+        upload URL expired before ``expired_before`` (both by index)."""
+        with self._conn() as conn:
+            if object_keys is not None:
+                rows = conn.execute(f"SELECT {_SELECT} FROM files WHERE object_key = ANY(%s) "
+                                    f"AND status = '{PENDING_UPLOAD}' LIMIT %s", [object_keys, limit]).fetchall()
+            else:
+                rows = conn.execute(f"SELECT {_SELECT} FROM files WHERE status = '{PENDING_UPLOAD}' "
+                                    "AND expires_at < %s ORDER BY expires_at LIMIT %s",
+                                    [expired_before, limit]).fetchall()
+        return [_record(row) for row in rows]
+
+    # -- findings ------------------------------------------------------------
+    def findings(self, file_id: str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """Recorded findings of a file, in line order."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(_FINDING_COLUMNS)} FROM findings WHERE file_id = %s "
+                "ORDER BY line NULLS FIRST, code LIMIT %s", [file_id, limit]).fetchall()
+        return [dict(zip(_FINDING_COLUMNS, row, strict=True)) for row in rows]
+
+    @staticmethod
+    def _insert_findings(conn: Any, file_id: str, report: Any, limit: int) -> None:
+        """COPY at most ``limit`` findings of ``report`` into ``findings``."""
+        if report is None or limit <= 0:
+            return
+        if hasattr(report, "iter_findings"):
+            picked = report.iter_findings(limit=limit)
+        else:
+            picked = list(report.findings)[:limit]
+        if not picked:
+            return
+        with conn.cursor() as cur, cur.copy(
+            f"COPY findings (file_id, {', '.join(_FINDING_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["text", "int8", "text", "text", "text", "text", "text", "text"])
+            for finding in picked[:limit]:
+                copy.write_row([file_id, *(_finding_value(finding, c) for c in _FINDING_COLUMNS)])
+
+    # -- imported data -----------------------------------------------------
+    @staticmethod
+    def table_name(workspace_id: str, entity_type: str) -> str:
+        """The SQL name of the table holding ``entity_type`` rows of ``workspace_id``."""
+        return _table_ident(workspace_id, entity_type)
+
+    def read_table(self, workspace_id: str, entity_type: str) -> TableRows | None:
+        """The imported rows, or None if never imported."""
+        with self._conn() as conn:
+            found = conn.execute("SELECT table_name FROM data_tables WHERE workspace_id = %s AND entity_type = %s",
+                                 [workspace_id, entity_type]).fetchone()
+            if found is None:
+                return None
+            cur = conn.execute(f"SELECT * FROM {found[0]}")
+            columns = [d.name for d in cur.description]
+            return TableRows(columns, cur.fetchall())
+
+    def _prepare_table(self, conn: Any, record: FileRecord, plan: Any) -> str:
+        """Create the table (with an index on its keys), or check it against
+        the plan and add new columns; inside the apply transaction."""
+        ws, entity = record.workspace_id, record.entity_type
+        keys = list(plan.keys)
+        row = conn.execute("SELECT table_name, key_fields FROM data_tables WHERE workspace_id = %s "
+                           "AND entity_type = %s", [ws, entity]).fetchone()
+        if row is None:
+            table = self.table_name(ws, entity)
+            columns = ", ".join(f"{pg_ident(f.code)} {_pg_type(f.duckdb_type)[0]}" for f in plan.fields)
+            conn.execute(f"CREATE TABLE {table} ({columns})")
+            if keys:
+                conn.execute(f"CREATE INDEX ON {table} ({', '.join(pg_ident(k) for k in keys)})")
+            conn.execute("INSERT INTO data_tables (workspace_id, entity_type, table_name, key_fields, created_at) "
+                         f"VALUES (%s, %s, %s, %s, {_DB_NOW})", [ws, entity, table, json.dumps(keys)])
+            return table
+        table, existing_keys = row[0], json.loads(row[1])
+        if [k.lower() for k in existing_keys] != [k.lower() for k in keys]:
+            raise SchemaMismatch(
+                f"the file's keys ({', '.join(keys)}) differ from the keys of {ws}/{entity} "
+                f"already imported ({', '.join(existing_keys)})")
+        current = {
+            name.lower(): data_type for name, data_type in conn.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", [table]).fetchall()
+        }
+        for f in plan.fields:
+            wanted = _pg_type(f.duckdb_type)[0]
+            found = current.get(f.code.lower())
+            if found is None:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {pg_ident(f.code)} {wanted}")
+            elif found != wanted:
+                raise SchemaMismatch(
+                    f"field {f.code} is {wanted} in the file but {found} in {ws}/{entity} already imported")
+        return table
+
+    @staticmethod
+    def _stage(conn: Any, name: str, relation: Any, columns: list[tuple[str, str]]) -> None:
+        """A temp table ``name`` with the relation's rows, sent by binary COPY
+        from the relation's Arrow batches."""
+        conn.execute(f"CREATE TEMP TABLE {name} ("
+                     + ", ".join(f"{pg_ident(code)} {_pg_type(t)[1]}" for code, t in columns)
+                     + ") ON COMMIT DROP")
+        copy_types = [_pg_type(t)[1] for _, t in columns]
+        reader = relation.to_arrow_reader(_COPY_BATCH_ROWS)
+        with conn.cursor() as cur, cur.copy(
+            f"COPY {name} ({', '.join(pg_ident(c) for c, _ in columns)}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(copy_types)
+            for batch in reader:
+                for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
+                    copy.write_row(row)
+
+    def apply_import(
+        self, record: FileRecord, plan: Any, con: duckdb.DuckDBPyConnection, *, now: float,
+        rejected_key: str | None, max_findings: int,
+    ) -> FileRecord:
+        """Apply ``plan`` and mark the file FINISHED, in one PostgreSQL transaction."""
+        keys = list(plan.keys)
+        types = {f.code: f.duckdb_type for f in plan.fields}
+        with self._conn() as conn, conn.transaction():
+            self._lock_processing(conn, record)
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                         [f"table:{record.workspace_id}/{record.entity_type}"])
+            table = self._prepare_table(conn, record, plan)
+            self._stage(conn, "_tk_touched", plan.touched, [(k, types[k]) for k in keys])
+            self._stage(conn, "_tk_upserts", plan.upserts, [(f.code, f.duckdb_type) for f in plan.fields])
+            if keys:
+                match = " AND ".join(f"t.{pg_ident(k)} = s.{pg_ident(k)}" for k in keys)
+                conn.execute(f"DELETE FROM {table} AS t USING _tk_touched AS s WHERE {match}")
+            columns = ", ".join(pg_ident(f.code) for f in plan.fields)
+            values = ", ".join(
+                f"{pg_ident(f.code)}::jsonb" if f.duckdb_type == "JSON" else pg_ident(f.code) for f in plan.fields)
+            conn.execute(f"INSERT INTO {table} ({columns}) SELECT {values} FROM _tk_upserts")
+            self._insert_findings(conn, record.file_id, plan.report, max_findings)
+            row = conn.execute(
+                f"UPDATE files SET status = '{FINISHED}', successful_count = %s, failure_count = %s, "
+                "process_end_time = %s, rejected_key = %s, entity_type = %s, failure_code = NULL, "
+                f"failure_message = NULL, lease_until = NULL WHERE file_id = %s RETURNING {_SELECT}",
+                [int(plan.successful_count), int(plan.failure_count), now, rejected_key, record.entity_type,
+                 record.file_id]).fetchone()
+        return _record(row)
+
+    @staticmethod
+    def _lock_processing(conn: Any, record: FileRecord) -> None:
+        """Row-lock the file if it is still PROCESSING under this claim (its
+        attempt number); StateChanged otherwise (then nothing is applied)."""
+        found = conn.execute(
+            f"SELECT 1 FROM files WHERE file_id = %s AND status = '{PROCESSING}' AND attempts = %s FOR UPDATE",
+            [record.file_id, record.attempts]).fetchone()
+        if found is None:
+            raise StateChanged(f"file {record.file_id} is no longer PROCESSING under this claim")
+
+    def fail_file(
+        self, record: FileRecord, *, code: str, message: str, now: float,
+        report: Any = None, con: Any = None, max_findings: int = 0,
+        rejected_key: str | None = None, failure_count: int = 0,
+    ) -> FileRecord:
+        """Mark a PROCESSING file FAILED and record its findings, in one transaction."""
+        with self._conn() as conn, conn.transaction():
+            self._lock_processing(conn, record)
+            self._insert_findings(conn, record.file_id, report, max_findings)
+            row = conn.execute(
+                f"UPDATE files SET status = '{FAILED}', failure_code = %s, failure_message = %s, "
+                "successful_count = 0, failure_count = %s, process_end_time = %s, rejected_key = %s, "
+                f"entity_type = %s, lease_until = NULL WHERE file_id = %s RETURNING {_SELECT}",
+                [code, message, failure_count, now, rejected_key, record.entity_type, record.file_id]).fetchone()
+        return _record(row)
+
+    def close(self) -> None:
+        """Close the connection pool (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._pool.close()
+
+
+def _pg_type(duckdb_type: str) -> tuple[str, str]:
+    return _PG_TYPES.get(duckdb_type.upper(), ("text", "text"))
+
+
+def _finding_value(finding: Any, column: str) -> Any:
+    value = finding.get(column) if isinstance(finding, dict) else getattr(finding, column, None)
+    if value is None:
+        return None
+    return int(value) if column == "line" else str(value)
+
+
+def _redact(url: str) -> str:
+    """The URL without its password.
+
+    >>> _redact("postgresql://u:secret@h/db")
+    'postgresql://u:***@h/db'
+    """
+    head, sep, tail = url.partition("@")
+    if not sep or ":" not in head.split("//", 1)[-1]:
+        return url
+    scheme, _, user_pass = head.partition("//")
+    user = user_pass.split(":", 1)[0]
+    return f"{scheme}//{user}:***@{tail}"
