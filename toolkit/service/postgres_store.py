@@ -50,7 +50,7 @@ from toolkit.service.records import (
 )
 from toolkit.service.store import SchemaMismatch, StateChanged
 
-__all__ = ["PostgresStore", "is_postgres_url", "pg_ident"]
+__all__ = ["PostgresStore", "is_postgres_url", "pg_ident", "redact_url"]
 
 log = logging.getLogger("toolkit.service")
 
@@ -145,12 +145,15 @@ class PostgresStore:
     """The Store on a PostgreSQL database (``postgresql://user@host:port/db``).
 
     ``lease_seconds``: how long a claimed file stays with its worker without
-    a renewal; ``pool_size``: connections of this process.
+    a renewal; ``pool_size``: connections of this process; ``engine_config``:
+    DuckDB settings of the engine connections (e.g. ``memory_limit``,
+    ``temp_directory``: plans spill to disk instead of growing past it).
     """
 
     shared = True  # other processes use the same database: leases, no cache
 
-    def __init__(self, url: str, *, lease_seconds: float = 30.0, pool_size: int = 8) -> None:
+    def __init__(self, url: str, *, lease_seconds: float = 30.0, pool_size: int = 8,
+                 engine_config: dict[str, str] | None = None) -> None:
         try:
             import psycopg
             from psycopg_pool import ConnectionPool
@@ -158,6 +161,7 @@ class PostgresStore:
             raise ConfigError("A PostgreSQL store needs psycopg: pip install 'toolkit[postgres]'") from None
         self.url = url
         self.lease_seconds = float(lease_seconds)
+        self._engine_config = dict(engine_config or {})
         self._psycopg = psycopg
         self._pool = ConnectionPool(url, min_size=1, max_size=max(2, pool_size), open=False,
                                     kwargs={"autocommit": True}, name="toolkit-store")
@@ -167,7 +171,7 @@ class PostgresStore:
                 applied = migrate(conn)
         except (psycopg.Error, Exception) as exc:  # noqa: BLE001 - the pool wraps failures in PoolTimeout
             self._pool.close()
-            raise ConfigError(f"Cannot open the PostgreSQL store {_redact(url)}: {exc}") from None
+            raise ConfigError(f"Cannot open the PostgreSQL store {redact_url(url)}: {exc}") from None
         if applied:
             log.info("PostgreSQL store: applied schema migration(s) %s", ", ".join(map(str, applied)))
         self._closed = False
@@ -185,7 +189,7 @@ class PostgresStore:
     def engine_connection(self) -> duckdb.DuckDBPyConnection:
         """A fresh in-memory DuckDB connection: the engine plans there; the
         apply copies the plan's rows into PostgreSQL."""
-        return duckdb.connect()
+        return duckdb.connect(config=self._engine_config)
 
     # -- file records --------------------------------------------------------
     def create_file(self, record: FileRecord) -> None:
@@ -490,10 +494,10 @@ def _finding_value(finding: Any, column: str) -> Any:
     return int(value) if column == "line" else str(value)
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     """The URL without its password.
 
-    >>> _redact("postgresql://u:secret@h/db")
+    >>> redact_url("postgresql://u:secret@h/db")
     'postgresql://u:***@h/db'
     """
     head, sep, tail = url.partition("@")

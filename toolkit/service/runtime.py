@@ -52,11 +52,12 @@ class Service:
         if config.postgres:
             from toolkit.service.postgres_store import PostgresStore
 
-            self.store = PostgresStore(str(config.store), lease_seconds=config.lease_seconds,
-                                       pool_size=config.workers + 8)
-            # Downloads are this process's own: a temporary directory.
+            # Downloads and the engine's spill files are this process's own.
             self._work_tmp = tempfile.TemporaryDirectory(prefix="toolkit-import-")
             work_dir = Path(self._work_tmp.name)
+            self.store = PostgresStore(
+                str(config.store), lease_seconds=config.lease_seconds, pool_size=config.workers + 8,
+                engine_config={"memory_limit": config.planner_memory_limit, "temp_directory": str(work_dir)})
         else:
             self.store = DuckDBStore(config.store, background_priority=True)
             # Downloads live next to the store, so the next start (which holds the
