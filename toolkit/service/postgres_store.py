@@ -166,10 +166,12 @@ class PostgresStore:
         self._pool = ConnectionPool(url, min_size=1, max_size=max(2, pool_size), open=False,
                                     kwargs={"autocommit": True}, name="toolkit-store")
         try:
-            self._pool.open(wait=True, timeout=15)
-            with self._pool.connection() as conn:
+            # A direct connection first: a wrong URL or a database down fails
+            # at once with PostgreSQL's own message (the pool would retry).
+            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
                 applied = migrate(conn)
-        except (psycopg.Error, Exception) as exc:  # noqa: BLE001 - the pool wraps failures in PoolTimeout
+            self._pool.open(wait=True, timeout=15)
+        except Exception as exc:  # noqa: BLE001 - psycopg errors and the pool's PoolTimeout
             self._pool.close()
             raise ConfigError(f"Cannot open the PostgreSQL store {redact_url(url)}: {exc}") from None
         if applied:
