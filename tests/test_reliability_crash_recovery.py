@@ -215,8 +215,12 @@ def test_a_crash_between_upload_and_trigger_and_after_finishing(moto_endpoint: s
                                json={"stream_name": "ws-gap-imports", "file_name": imports_path.name}).json()
             assert curl_post_form(created["url"], created["fields"], imports_path) == 204
             imports_id = created["file_id"]
-            for file_id in (portal_id, imports_id):
-                assert api.get(f"/v1/imports/{file_id}", headers=u21(KEY)).json()["status"] == "PENDING_UPLOAD"
+            # A listing (unlike a status look-up, which checks a pending upload
+            # on demand) shows what the store holds: nothing noticed the uploads.
+            listed = api.post("/v1/imports/list", headers=u21(KEY),
+                              json={"stream_names": ["ws-gap-portal", "ws-gap-imports"]}).json()["files"]
+            assert {f["file_id"]: f["status"] for f in listed} == {portal_id: "PENDING_UPLOAD",
+                                                                    imports_id: "PENDING_UPLOAD"}
         first.kill()
 
         second.start()
