@@ -160,3 +160,30 @@ def test_settings_select_the_store_and_refuse_what_cannot_work(postgres_url: str
     with pytest.raises(ConfigError, match="Cannot open the PostgreSQL store postgresql://u:\\*\\*\\*@"):
         PostgresStore("postgresql://u:secret@127.0.0.1:1/none")
     assert redact_url("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_one_process_serving_and_importing_on_postgres(postgres_url: str, moto_endpoint: str,
+                                                       tmp_path: Path) -> None:
+    """``serve --store postgresql://... --workers 1``: the sync import waits for
+    the process's own worker thread, which plans in a planner process."""
+    import uuid
+
+    from fastapi.testclient import TestClient
+
+    from conftest import TEST_KEYS, portal_upload
+    from toolkit.service.runtime import Service
+
+    cfg = load_config(env={}, store=postgres_url, workers=1, s3_endpoint=moto_endpoint, api_keys=TEST_KEYS,
+                      s3_bucket=f"pg-{uuid.uuid4().hex[:8]}", s3_access_key_id="test",
+                      s3_secret_access_key="test", plan_process_min_bytes=0, watch_interval_seconds=0.1)
+    service = Service(cfg)
+    try:
+        service.start()
+        client = TestClient(service.app, raise_server_exceptions=False)
+        data = portal_upload(client, make_cc5(tmp_path, rows=7, workspace="ws-eu"))
+        done = client.post("/appfile/file/import", json={"FileType": "cc5", "FileId": data["FileId"]},
+                           headers={"Authorization": "Bearer key-all"}).json()["Data"]["File"]
+        assert (done["Status"], done["SuccessfulCount"]) == ("FINISHED", 7)
+        assert len(service.store.read_table("ws-eu", "customer")) == 7
+    finally:
+        service.close()
