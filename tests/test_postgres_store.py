@@ -187,3 +187,33 @@ def test_one_process_serving_and_importing_on_postgres(postgres_url: str, moto_e
         assert len(service.store.read_table("ws-eu", "customer")) == 7
     finally:
         service.close()
+
+
+def test_workers_of_other_processes_are_told_when_work_is_queued(postgres_url: str) -> None:
+    from scaleout_support import wait_until
+
+    listener, api = PostgresStore(postgres_url), PostgresStore(postgres_url)
+    told = threading.Event()
+    calls: list[int] = []
+    stop = threading.Event()
+
+    def on_work() -> None:
+        calls.append(1)
+        told.set()
+
+    thread = threading.Thread(target=listener.listen, args=(on_work, stop))
+    try:
+        thread.start()
+        wait_until(told.is_set, timeout=30, what="the listener to start")  # it says once on (re)connecting
+        told.clear()
+        record = FileRecord.new(api="portal", workspace_id="ws-a", file_name="c", bucket="b", now=1.0,
+                                status="ADDED")
+        api.create_file(record)
+        assert not told.wait(0.5)  # an ADDED file is not work
+        api.transition(record.file_id, from_statuses=("ADDED",), to_status="QUEUED", queued_at=2.0)
+        wait_until(told.is_set, timeout=30, what="the notification of a queued file")
+    finally:
+        stop.set()
+        thread.join(10)
+        listener.close()
+        api.close()

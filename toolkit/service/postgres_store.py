@@ -36,7 +36,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields as dataclass_fields
 from typing import Any
@@ -60,6 +61,10 @@ _JSON_COLUMNS = {"tags", "metadata"}
 _FINDING_COLUMNS = ["line", "code", "severity", "level", "field", "value", "message"]
 _DB_NOW = "extract(epoch from clock_timestamp())::double precision"
 _COPY_BATCH_ROWS = 50_000
+# Told when a file may have become claimable (queued, or a workspace's import
+# ended): idle workers of every process wake at once instead of at their next poll.
+_WORK_CHANNEL = "toolkit_work"
+_NOTIFY = f"SELECT pg_notify('{_WORK_CHANNEL}', '')"
 
 #: engine (DuckDB) column type -> (PostgreSQL type of the imported table, COPY type of the staging table)
 _PG_TYPES: dict[str, tuple[str, str]] = {
@@ -199,6 +204,8 @@ class PostgresStore:
         values = [_db_value(name, getattr(record, name)) for name in _COLUMNS]
         with self._conn() as conn:
             conn.execute(f"INSERT INTO files ({_SELECT}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})", values)
+            if record.status == QUEUED:
+                conn.execute(_NOTIFY)
 
     def cached_file(self, file_id: str) -> FileRecord | None:
         """Always None: any process may change a record, so there is no cache."""
@@ -256,10 +263,13 @@ class PostgresStore:
         changes["status"] = to_status
         sets = ", ".join(f"{name} = %s" for name in changes)
         params = [_db_value(name, value) for name, value in changes.items()]
-        row = self._one(
-            f"UPDATE files SET {sets} WHERE file_id = %s AND status = ANY(%s) RETURNING {_SELECT}",
-            [*params, file_id, list(from_statuses)],
-        )
+        with self._conn() as conn:
+            row = conn.execute(
+                f"UPDATE files SET {sets} WHERE file_id = %s AND status = ANY(%s) RETURNING {_SELECT}",
+                [*params, file_id, list(from_statuses)],
+            ).fetchone()
+            if row is not None and (to_status == QUEUED or PROCESSING in from_statuses):
+                conn.execute(_NOTIFY)
         return _record(row) if row else None
 
     def claim_next_queued(self, *, now: float) -> FileRecord | None:
@@ -285,6 +295,22 @@ class PostgresStore:
             row = conn.execute(sql, [now, self.lease_seconds]).fetchone()
         return _record(row) if row else None
 
+    def listen(self, on_work: Callable[[], None], stop: threading.Event) -> None:
+        """Call ``on_work`` whenever any process tells that a file may have
+        become claimable, until ``stop`` is set (a thread of the worker runs it;
+        a lost connection is re-opened)."""
+        while not stop.is_set():
+            try:
+                with self._psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+                    conn.execute(f"LISTEN {_WORK_CHANNEL}")
+                    on_work()  # anything queued while not listening
+                    while not stop.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            on_work()
+            except self._psycopg.Error as exc:
+                log.warning("listening for queued files: %s", exc)
+                stop.wait(1.0)
+
     def renew_leases(self, file_ids: Iterable[str]) -> None:
         """Extend the leases of files this process is importing."""
         ids = list(file_ids)
@@ -300,6 +326,8 @@ class PostgresStore:
             rows = conn.execute(
                 f"UPDATE files SET status = '{QUEUED}', lease_until = NULL WHERE status = '{PROCESSING}' "
                 f"AND coalesce(lease_until, 0) < {_DB_NOW} RETURNING file_id").fetchall()
+            if rows:
+                conn.execute(_NOTIFY)
         if rows:
             log.info("re-queued %d file(s) whose worker stopped renewing its lease", len(rows))
         return len(rows)
@@ -450,6 +478,7 @@ class PostgresStore:
                 f"failure_message = NULL, lease_until = NULL WHERE file_id = %s RETURNING {_SELECT}",
                 [int(plan.successful_count), int(plan.failure_count), now, rejected_key, record.entity_type,
                  record.file_id]).fetchone()
+            conn.execute(_NOTIFY)  # delivered at commit: the workspace's next file may go
         return _record(row)
 
     @staticmethod
@@ -476,6 +505,7 @@ class PostgresStore:
                 "successful_count = 0, failure_count = %s, process_end_time = %s, rejected_key = %s, "
                 f"entity_type = %s, lease_until = NULL WHERE file_id = %s RETURNING {_SELECT}",
                 [code, message, failure_count, now, rejected_key, record.entity_type, record.file_id]).fetchone()
+            conn.execute(_NOTIFY)
         return _record(row)
 
     def close(self) -> None:

@@ -55,6 +55,9 @@ class Worker:
         self._spawn(self._watch_loop, "toolkit-upload-watcher")
         if self.service.store.shared:
             self._spawn(self._lease_loop, "toolkit-leases")
+            listen = getattr(self.service.store, "listen", None)
+            if listen is not None:  # other processes queue files: wake when they tell
+                self._spawn(lambda: listen(self.wake, self._stop), "toolkit-queue-listener")
         self.wake()
         return requeued
 
