@@ -22,6 +22,7 @@ from typing import Any
 
 from toolkit.errors import ConfigError
 from toolkit.service.config import ServiceConfig, load_config
+from toolkit.service.priority import lower_this_thread
 
 __all__ = ["run_worker", "check_shared_deployment"]
 
@@ -43,7 +44,8 @@ def run_worker(config_file: str | Path | None = None, *, announce: Any = print,
     Settings as for ``toolkit serve`` (defaults < ``config_file`` <
     ``TOOLKIT_*`` environment < ``overrides``); the store must be a
     ``postgresql://`` URL and ``s3_endpoint`` set. This process answers no
-    requests, so it plans every file itself (no planner process).
+    requests, so it plans every file itself (no planner process), at a
+    lowered CPU priority (nice 10 on Linux).
     """
     from toolkit.service.runtime import Service
 
@@ -54,6 +56,9 @@ def run_worker(config_file: str | Path | None = None, *, announce: Any = print,
     if cfg.workers < 1:
         raise ConfigError("toolkit worker needs --workers 1 or more")
     cfg.plan_process_min_bytes = cfg.max_file_bytes + 1
+    # Every thread started from here on inherits the lowered priority: where
+    # API instances share the machine, their requests come first.
+    lower_this_thread()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
