@@ -70,3 +70,14 @@ def test_a_status_look_up_sees_the_upload_without_the_watcher(make_service: Any)
     svc.storage.put_bytes(record.object_key, b"x")
     assert status() == "ADDED"
     assert svc.store.get_file(record.file_id).size == 1
+
+
+def test_on_demand_checks_of_an_old_pending_file_are_spaced(make_service: Any) -> None:
+    svc = make_service(s3_bucket=f"watch-{uuid.uuid4().hex[:8]}")
+    record = _pending(svc, 1)[0]
+    key = svc.imports.authenticate("key-all")
+    svc.imports.clock = lambda: record.date_created + 100.0  # waiting for 100 s: a check per 10 s at most
+    calls = _count_s3_calls(svc)
+    for _ in range(20):
+        assert svc.imports.get(key, record.file_id).status == "PENDING_UPLOAD"
+    assert calls == Counter({"HeadObject": 1})

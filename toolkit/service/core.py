@@ -53,6 +53,7 @@ class ImportService:
         self.clock = clock
         self.on_queued: Callable[[], None] = lambda: None  # the worker sets this
         self._checked_keys: dict[str, float] = {}  # upload watcher: object key -> its last-modified
+        self._last_check: dict[str, float] = {}  # on-demand upload checks: file id -> monotonic time
 
     # -- keys ----------------------------------------------------------------
     def authenticate(self, presented: str | None) -> ApiKey:
@@ -188,8 +189,16 @@ class ImportService:
 
     def _check_upload(self, record: FileRecord) -> FileRecord:
         """On demand (a status look-up of a PENDING_UPLOAD file): has its object
-        landed? One HeadObject, so a client sees its upload at once, whatever
-        the watcher's pace."""
+        landed? A HeadObject, so a client sees its upload without waiting for
+        the watcher; but at most one per tenth of the file's age (and 30 s), so
+        clients polling files that never get uploaded cost S3 little."""
+        now = time.monotonic()
+        age = max(0.0, self.clock() - record.date_created)
+        if now - self._last_check.get(record.file_id, -1e18) < min(30.0, 0.1 * age):
+            return record
+        if len(self._last_check) >= 100_000:
+            self._last_check.clear()
+        self._last_check[record.file_id] = now
         try:
             info = self.storage.head(record.object_key)
         except StorageError as exc:
