@@ -119,8 +119,10 @@ def _lookups(server: PostgresServer, s3: str, tmp: Path, args: argparse.Namespac
                 for a in dep.apis]
         target = write_versioned_cc5(tmp / "target.cc5txt", "ws-poll", version=0, keys=range(10))
         polled = _portal_upload(apis[0], target, "ws-poll")["FileId"]
-        work = write_versioned_cc5(tmp / "work.cc5txt", "ws-work", version=1, keys=range(args.poll_rows))
-        queued = [_portal_upload(apis[n % 2], work, f"ws-work-{n % 2}")["FileId"] for n in range(args.poll_files)]
+        work = [write_versioned_cc5(tmp / f"work-{n}.cc5txt", f"ws-work-{n}", version=1, keys=range(args.poll_rows))
+                for n in range(2)]
+        queued = [_portal_upload(apis[n % 2], work[n % 2], f"ws-work-{n % 2}")["FileId"]
+                  for n in range(args.poll_files)]
         ctx = multiprocessing.get_context("spawn")
         children, pipes = [], []
         for n, api in enumerate(dep.apis):
@@ -133,19 +135,26 @@ def _lookups(server: PostgresServer, s3: str, tmp: Path, args: argparse.Namespac
             pipes.append(receive)
         for receive in pipes:
             assert receive.recv() == "ready"
+        worker_pids = [w.pid for w in dep.workers]
+        cpu0, pg0, started = _cpu(worker_pids), _cpu([_postmaster(server)]), time.perf_counter()
         for n, file_id in enumerate(queued):
             apis[n % 2].post("/appdata/import/file/async", json={"FileType": "cc5", "FileId": file_id})
         samples = [s for receive in pipes for s in receive.recv()]
         for child in children:
             child.join()
-        finished = sum(_status(apis[0], f) == "FINISHED" for f in queued)
+        window = time.perf_counter() - started
+        worker_cpu, pg_cpu = _cpu(worker_pids) - cpu0, _cpu([_postmaster(server)]) - pg0
+        ended = [_status(apis[0], f) for f in queued]
         for api in apis:
             api.close()
     latencies = [lat for _, lat in samples]
     return {"lookups": len(latencies), "p50_ms": _percentile(latencies, 50) * 1000,
             "p95_ms": _percentile(latencies, 95) * 1000, "p99_ms": _percentile(latencies, 99) * 1000,
             "max_ms": max(latencies) * 1000, "mean_ms": statistics.fmean(latencies) * 1000,
-            "imports_finished_in_window": finished, "load": os.getloadavg()[0]}
+            "imports_finished_in_window": ended.count("FINISHED"),
+            "imports_running_at_end": ended.count("PROCESSING"), "imports_queued_at_end": ended.count("QUEUED"),
+            "window_s": window,
+            "worker_cpu_s": worker_cpu, "postgres_cpu_s": pg_cpu, "load": os.getloadavg()[0]}
 
 
 def main() -> None:
@@ -157,7 +166,8 @@ def main() -> None:
     parser.add_argument("--pollers", type=int, default=50)
     parser.add_argument("--poll-interval", type=float, default=0.25)
     parser.add_argument("--poll-rows", type=int, default=100_000, help="rows of each file imported while polling")
-    parser.add_argument("--poll-files", type=int, default=12)
+    parser.add_argument("--poll-files", type=int, default=40, help="files queued at the start of the window")
+    parser.add_argument("--lookups-only", action="store_true", help="skip the throughput part")
     args = parser.parse_args()
 
     import logging
@@ -176,19 +186,21 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-scaleout-") as tmp_name:
             tmp = Path(tmp_name)
-            big = [(write_versioned_cc5(tmp / "big.cc5txt", "ws-big", version=1, keys=range(args.rows)), "ws-big")]
+            rows = 0 if args.lookups_only else args.rows
+            big = [(write_versioned_cc5(tmp / "big.cc5txt", "ws-big", version=1, keys=range(rows)), "ws-big")]
             small = []
-            for n in range(args.files):
+            for n in range(0 if args.lookups_only else args.files):
                 ws = f"ws-{n % 10}"
                 path = write_versioned_cc5(tmp / f"small-{n}.cc5txt", ws, version=n,
                                            keys=range(n * 7, n * 7 + args.small_rows))
                 small.append((path, ws))
-            for label, files in ((f"1 file x {args.rows:,} rows", big),
-                                 (f"{args.files} files x {args.small_rows} rows", small)):
+            workloads = () if args.lookups_only else ((f"1 file x {args.rows:,} rows", big),
+                                                      (f"{args.files} files x {args.small_rows} rows", small))
+            for label, files in workloads:
                 for kind, workers in configs:
                     measured = _run(kind, workers, files, server=server, s3=s3, tmp=tmp)
-                    rows = sum(1 for _ in files) * (args.rows if files is big else args.small_rows)
-                    measured["rows_per_s"] = rows / measured["wall_s"]
+                    applied = len(files) * (args.rows if files is big else args.small_rows)
+                    measured["rows_per_s"] = applied / measured["wall_s"]
                     results[f"{label} | {kind} | {workers}"] = measured
                     print(f"{label:<28} {kind:<8} workers={workers}: {measured['wall_s']:6.1f} s wall "
                           f"({measured['rows_per_s']:>9,.0f} rows/s), CPU toolkit {measured['toolkit_cpu_s']:.1f} s"
@@ -202,7 +214,11 @@ def main() -> None:
             print(f"status look-ups, {args.pollers} pollers over 2 API instances, 2 workers importing: "
                   f"{polled['lookups']:,} look-ups; ms p50 {polled['p50_ms']:.1f} p95 {polled['p95_ms']:.1f} "
                   f"p99 {polled['p99_ms']:.1f} max {polled['max_ms']:.1f} (target p99 <= 50 ms); "
-                  f"{polled['imports_finished_in_window']} imports finished; {_load()}")
+                  f"imports: {polled['imports_finished_in_window']} finished, "
+                  f"{polled['imports_running_at_end']} running and {polled['imports_queued_at_end']} queued at the "
+                  "end (imports ran the whole window if not 0); workers used "
+                  f"{polled['worker_cpu_s']:.1f} CPU s and PostgreSQL {polled['postgres_cpu_s']:.1f} CPU s "
+                  f"in {polled['window_s']:.0f} s; {_load()}")
     finally:
         server.stop()
         moto.stop()
