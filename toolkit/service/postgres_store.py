@@ -283,7 +283,7 @@ class PostgresStore:
         PROCESSING with a fresh lease; None when there is none."""
         # Only a workspace's head file (its oldest QUEUED) is a candidate, so
         # SKIP LOCKED passing over a locked row never lets a later file of that
-        # workspace overtake it. Claims are serialised (they take ~1 ms):
+        # workspace overtake it. Claims are serialised (each is one short transaction):
         # otherwise two workers could both see a workspace idle.
         sql = (
             f"UPDATE files SET status = '{PROCESSING}', process_start_time = %s, attempts = attempts + 1, "
