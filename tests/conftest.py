@@ -175,3 +175,27 @@ def postgres_server() -> Iterator[Any]:
 def postgres_url(postgres_server: Any) -> str:
     """The URL of a new, empty database on ``postgres_server``."""
     return postgres_server.new_database()
+
+
+def import_data_body(rows: list[dict[str, Any]], deletes: list[dict[str, Any]] | None = None, *,
+                     total: int | None = None, workspace: str = "ws-eu", entity: str = "customer",
+                     fields: dict[str, str] | None = None, keys: tuple[str, ...] = ("customer_code",),
+                     instance: str = "json-1", **mappings: dict[str, Any]) -> dict[str, Any]:
+    """A portal Import Data body (``{"ImportData": ...}``, the documented shape).
+
+    ``fields`` maps field code -> type (default: customer_code, name, credit,
+    tags); ``mappings`` adds extra keys to one field's mapping (e.g.
+    ``name={"dictionary": {...}}``).
+    """
+    deletes = deletes or []
+    fields = fields or {"customer_code": "string", "name": "string", "credit": "number", "tags": "array"}
+    metadata = {"keys": list(keys), "entityType": entity, "bucketId": "bk-main", "dataSource": "CRM",
+                "fileCreateTime": "20261122093000", "flowType": "UPSERT", "workspaceId": workspace}
+    return {"ImportData": {
+        "header": {"customer": "ACME", "fileType": "cc5", "metadata": metadata,
+                   "FieldMappings": {code: {"code": code, "name": code, "type": kind, **mappings.get(code, {})}
+                                     for code, kind in fields.items()}},
+        "data": rows, "delete": deletes,
+        "footer": {"total": len(rows) + len(deletes) if total is None else total},
+        "InstanceId": instance,
+    }}

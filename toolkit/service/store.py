@@ -64,12 +64,13 @@ class Store(Protocol):
 
     def claim_next_queued(self, *, now: float) -> FileRecord | None:
         """Atomically move the first QUEUED file (queue order) of a workspace
-        with no file PROCESSING to PROCESSING, and return it."""
+        with no file PROCESSING to PROCESSING, counting the start in
+        ``attempts`` (+1; the worker fails a file past ``max_attempts``), and return it."""
 
     def requeue_interrupted(self) -> int:
-        """Put files left PROCESSING (by a crash or stop) back to QUEUED: all
-        of them for a store of one process; for a ``shared`` store those
-        whose lease ran out (their worker died)."""
+        """Put files left PROCESSING (by a crash or stop) back to QUEUED
+        (``attempts`` kept): all of them for a store of one process; for a
+        ``shared`` store those whose lease ran out (their worker died)."""
 
     def renew_leases(self, file_ids: Iterable[str]) -> None:
         """Keep the claims of files this process is still importing (``shared`` stores)."""
