@@ -172,12 +172,12 @@ class ImportService:
         expired = self.store.pending_uploads(expired_before=now - self.config.upload_grace_seconds, limit=1000)
         for record in expired:
             try:
-                info = self.storage.head(record.object_key)
+                landed = self.storage.head(record.object_key)
             except StorageError as exc:
                 log.warning("upload watcher: %s", exc)
                 return changed
-            if info is not None:  # arrived meanwhile: the import decides whether it was too late
-                changed += self._uploaded(record, info) is not None
+            if landed is not None:  # arrived meanwhile: the import decides whether it was too late
+                changed += self._uploaded(record, landed) is not None
                 continue
             done = self.store.transition(
                 record.file_id, from_statuses=(PENDING_UPLOAD,), to_status=FAILED,

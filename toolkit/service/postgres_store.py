@@ -158,7 +158,7 @@ class PostgresStore:
     shared = True  # other processes use the same database: leases, no cache
 
     def __init__(self, url: str, *, lease_seconds: float = 30.0, pool_size: int = 8,
-                 engine_config: dict[str, str] | None = None) -> None:
+                 engine_config: dict[str, Any] | None = None) -> None:
         try:
             import psycopg
             from psycopg_pool import ConnectionPool
@@ -166,7 +166,7 @@ class PostgresStore:
             raise ConfigError("A PostgreSQL store needs psycopg: pip install 'toolkit[postgres]'") from None
         self.url = url
         self.lease_seconds = float(lease_seconds)
-        self._engine_config = dict(engine_config or {})
+        self._engine_config: dict[str, Any] = dict(engine_config or {})
         self._engine_db: duckdb.DuckDBPyConnection | None = None  # opened by the first import
         self._engine_guard = threading.Lock()
         self._psycopg = psycopg
@@ -234,7 +234,8 @@ class PostgresStore:
         the total comes from the per-(workspace, status) counters unless a
         created range is asked for (then an index range count).
         """
-        where, params = ["TRUE"], []
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
         if query.workspaces is not None:
             where.append("workspace_id = ANY(%s)")
             params.append(list(query.workspaces))
