@@ -19,10 +19,10 @@ processes:
   to QUEUED for another worker. The apply and the fail check the file is
   still PROCESSING *at the claim's attempt number* (a fencing token), under
   a row lock, so a worker that lost its lease can never apply twice.
-* **Bulk apply**: the plan's rows go from the engine's DuckDB connection to
-  temporary tables with binary ``COPY`` (fed from Arrow batches), then one
-  ``DELETE ... USING`` and one ``INSERT ... SELECT`` in the transaction that
-  marks the file FINISHED.
+* **Bulk apply** (:mod:`toolkit.service.postgres_apply`): the plan's rows go
+  from the engine's DuckDB connection to temporary tables with binary
+  ``COPY``, then one ``DELETE ... USING`` and one ``INSERT ... SELECT`` in
+  the transaction that marks the file FINISHED.
 * **No record cache**: another process may change any record, so every
   look-up reads the database (an indexed primary-key read).
 
@@ -45,11 +45,12 @@ from typing import Any
 import duckdb
 
 from toolkit.errors import ConfigError
+from toolkit.service.postgres_apply import FINDING_COLUMNS, apply_rows, insert_findings, pg_ident, prepare_table
 from toolkit.service.postgres_schema import CLAIM_LOCK, migrate
 from toolkit.service.records import (
     FAILED, FINISHED, PENDING_UPLOAD, PROCESSING, QUEUED, FileQuery, FileRecord,
 )
-from toolkit.service.store import SchemaMismatch, StateChanged
+from toolkit.service.store import StateChanged
 
 __all__ = ["PostgresStore", "is_postgres_url", "pg_ident", "redact_url"]
 
@@ -58,25 +59,11 @@ log = logging.getLogger("toolkit.service")
 _COLUMNS = [f.name for f in dataclass_fields(FileRecord)]
 _SELECT = ", ".join(_COLUMNS)
 _JSON_COLUMNS = {"tags", "metadata"}
-_FINDING_COLUMNS = ["line", "code", "severity", "level", "field", "value", "message"]
 _DB_NOW = "extract(epoch from clock_timestamp())::double precision"
-_COPY_BATCH_ROWS = 50_000
 # Told when a file may have become claimable (queued, or a workspace's import
 # ended): idle workers of every process wake at once instead of at their next poll.
 _WORK_CHANNEL = "toolkit_work"
 _NOTIFY = f"SELECT pg_notify('{_WORK_CHANNEL}', '')"
-
-#: engine (DuckDB) column type -> (PostgreSQL type of the imported table, COPY type of the staging table)
-_PG_TYPES: dict[str, tuple[str, str]] = {
-    "VARCHAR": ("text", "text"),
-    "BIGINT": ("bigint", "int8"),
-    "DOUBLE": ("double precision", "float8"),
-    "BOOLEAN": ("boolean", "bool"),
-    "TIMESTAMP": ("timestamp without time zone", "timestamp"),
-    "VARCHAR[]": ("text[]", "text[]"),
-    "JSON": ("jsonb", "text"),  # staged as text, cast on insert
-}
-
 
 def is_postgres_url(value: object) -> bool:
     """Whether a ``--store`` value names a PostgreSQL database.
@@ -85,15 +72,6 @@ def is_postgres_url(value: object) -> bool:
     (True, False)
     """
     return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
-
-
-def pg_ident(name: str) -> str:
-    """A PostgreSQL identifier, quoted.
-
-    >>> pg_ident('a"b')
-    '"a""b"'
-    """
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _table_ident(workspace_id: str, entity_type: str) -> str:
@@ -365,27 +343,9 @@ class PostgresStore:
         """Recorded findings of a file, in line order."""
         with self._conn() as conn:
             rows = conn.execute(
-                f"SELECT {', '.join(_FINDING_COLUMNS)} FROM findings WHERE file_id = %s "
+                f"SELECT {', '.join(FINDING_COLUMNS)} FROM findings WHERE file_id = %s "
                 "ORDER BY line NULLS FIRST, code LIMIT %s", [file_id, limit]).fetchall()
-        return [dict(zip(_FINDING_COLUMNS, row, strict=True)) for row in rows]
-
-    @staticmethod
-    def _insert_findings(conn: Any, file_id: str, report: Any, limit: int) -> None:
-        """COPY at most ``limit`` findings of ``report`` into ``findings``."""
-        if report is None or limit <= 0:
-            return
-        if hasattr(report, "iter_findings"):
-            picked = report.iter_findings(limit=limit)
-        else:
-            picked = list(report.findings)[:limit]
-        if not picked:
-            return
-        with conn.cursor() as cur, cur.copy(
-            f"COPY findings (file_id, {', '.join(_FINDING_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(["text", "int8", "text", "text", "text", "text", "text", "text"])
-            for finding in picked[:limit]:
-                copy.write_row([file_id, *(_finding_value(finding, c) for c in _FINDING_COLUMNS)])
+        return [dict(zip(FINDING_COLUMNS, row, strict=True)) for row in rows]
 
     # -- imported data -----------------------------------------------------
     @staticmethod
@@ -404,81 +364,19 @@ class PostgresStore:
             columns = [d.name for d in cur.description]
             return TableRows(columns, cur.fetchall())
 
-    def _prepare_table(self, conn: Any, record: FileRecord, plan: Any) -> str:
-        """Create the table (with an index on its keys), or check it against
-        the plan and add new columns; inside the apply transaction."""
-        ws, entity = record.workspace_id, record.entity_type
-        keys = list(plan.keys)
-        row = conn.execute("SELECT table_name, key_fields FROM data_tables WHERE workspace_id = %s "
-                           "AND entity_type = %s", [ws, entity]).fetchone()
-        if row is None:
-            table = self.table_name(ws, entity)
-            columns = ", ".join(f"{pg_ident(f.code)} {_pg_type(f.duckdb_type)[0]}" for f in plan.fields)
-            conn.execute(f"CREATE TABLE {table} ({columns})")
-            if keys:
-                conn.execute(f"CREATE INDEX ON {table} ({', '.join(pg_ident(k) for k in keys)})")
-            conn.execute("INSERT INTO data_tables (workspace_id, entity_type, table_name, key_fields, created_at) "
-                         f"VALUES (%s, %s, %s, %s, {_DB_NOW})", [ws, entity, table, json.dumps(keys)])
-            return table
-        table, existing_keys = row[0], json.loads(row[1])
-        if [k.lower() for k in existing_keys] != [k.lower() for k in keys]:
-            raise SchemaMismatch(
-                f"the file's keys ({', '.join(keys)}) differ from the keys of {ws}/{entity} "
-                f"already imported ({', '.join(existing_keys)})")
-        current = {
-            name.lower(): data_type for name, data_type in conn.execute(
-                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", [table]).fetchall()
-        }
-        for f in plan.fields:
-            wanted = _pg_type(f.duckdb_type)[0]
-            found = current.get(f.code.lower())
-            if found is None:
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN {pg_ident(f.code)} {wanted}")
-            elif found != wanted:
-                raise SchemaMismatch(
-                    f"field {f.code} is {wanted} in the file but {found} in {ws}/{entity} already imported")
-        return table
-
-    @staticmethod
-    def _stage(conn: Any, name: str, relation: Any, columns: list[tuple[str, str]]) -> None:
-        """A temp table ``name`` with the relation's rows, sent by binary COPY
-        from the relation's Arrow batches."""
-        conn.execute(f"CREATE TEMP TABLE {name} ("
-                     + ", ".join(f"{pg_ident(code)} {_pg_type(t)[1]}" for code, t in columns)
-                     + ") ON COMMIT DROP")
-        copy_types = [_pg_type(t)[1] for _, t in columns]
-        reader = relation.to_arrow_reader(_COPY_BATCH_ROWS)
-        with conn.cursor() as cur, cur.copy(
-            f"COPY {name} ({', '.join(pg_ident(c) for c, _ in columns)}) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(copy_types)
-            for batch in reader:
-                for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
-                    copy.write_row(row)
-
     def apply_import(
         self, record: FileRecord, plan: Any, con: duckdb.DuckDBPyConnection, *, now: float,
         rejected_key: str | None, max_findings: int,
     ) -> FileRecord:
         """Apply ``plan`` and mark the file FINISHED, in one PostgreSQL transaction."""
-        keys = list(plan.keys)
-        types = {f.code: f.duckdb_type for f in plan.fields}
         with self._conn() as conn, conn.transaction():
             self._lock_processing(conn, record)
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                          [f"table:{record.workspace_id}/{record.entity_type}"])
-            table = self._prepare_table(conn, record, plan)
-            self._stage(conn, "_tk_touched", plan.touched, [(k, types[k]) for k in keys])
-            self._stage(conn, "_tk_upserts", plan.upserts, [(f.code, f.duckdb_type) for f in plan.fields])
-            if keys:
-                match = " AND ".join(f"t.{pg_ident(k)} = s.{pg_ident(k)}" for k in keys)
-                conn.execute(f"DELETE FROM {table} AS t USING _tk_touched AS s WHERE {match}")
-            columns = ", ".join(pg_ident(f.code) for f in plan.fields)
-            values = ", ".join(
-                f"{pg_ident(f.code)}::jsonb" if f.duckdb_type == "JSON" else pg_ident(f.code) for f in plan.fields)
-            conn.execute(f"INSERT INTO {table} ({columns}) SELECT {values} FROM _tk_upserts")
-            self._insert_findings(conn, record.file_id, plan.report, max_findings)
+            table = prepare_table(conn, record.workspace_id, record.entity_type, plan,
+                                  self.table_name(record.workspace_id, record.entity_type))
+            apply_rows(conn, table, plan)
+            insert_findings(conn, record.file_id, plan.report, max_findings)
             row = conn.execute(
                 f"UPDATE files SET status = '{FINISHED}', successful_count = %s, failure_count = %s, "
                 "process_end_time = %s, rejected_key = %s, entity_type = %s, failure_code = NULL, "
@@ -506,7 +404,7 @@ class PostgresStore:
         """Mark a PROCESSING file FAILED and record its findings, in one transaction."""
         with self._conn() as conn, conn.transaction():
             self._lock_processing(conn, record)
-            self._insert_findings(conn, record.file_id, report, max_findings)
+            insert_findings(conn, record.file_id, report, max_findings)
             row = conn.execute(
                 f"UPDATE files SET status = '{FAILED}', failure_code = %s, failure_message = %s, "
                 "successful_count = 0, failure_count = %s, process_end_time = %s, rejected_key = %s, "
@@ -523,17 +421,6 @@ class PostgresStore:
             with self._engine_guard:
                 if self._engine_db is not None:
                     self._engine_db.close()
-
-
-def _pg_type(duckdb_type: str) -> tuple[str, str]:
-    return _PG_TYPES.get(duckdb_type.upper(), ("text", "text"))
-
-
-def _finding_value(finding: Any, column: str) -> Any:
-    value = finding.get(column) if isinstance(finding, dict) else getattr(finding, column, None)
-    if value is None:
-        return None
-    return int(value) if column == "line" else str(value)
 
 
 def redact_url(url: str) -> str:
