@@ -165,7 +165,7 @@ def test_settings_select_the_store_and_refuse_what_cannot_work(postgres_url: str
 def test_one_process_serving_and_importing_on_postgres(postgres_url: str, moto_endpoint: str,
                                                        tmp_path: Path) -> None:
     """``serve --store postgresql://... --workers 1``: the sync import waits for
-    the process's own worker thread, which plans in a planner process."""
+    the process's own worker thread."""
     import uuid
 
     from fastapi.testclient import TestClient
@@ -175,7 +175,7 @@ def test_one_process_serving_and_importing_on_postgres(postgres_url: str, moto_e
 
     cfg = load_config(env={}, store=postgres_url, workers=1, s3_endpoint=moto_endpoint, api_keys=TEST_KEYS,
                       s3_bucket=f"pg-{uuid.uuid4().hex[:8]}", s3_access_key_id="test",
-                      s3_secret_access_key="test", plan_process_min_bytes=0, watch_interval_seconds=0.1)
+                      s3_secret_access_key="test", watch_interval_seconds=0.1)
     service = Service(cfg)
     try:
         service.start()

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from toolkit.service.app import create_app
 from toolkit.service.config import ServiceConfig
 from toolkit.service.core import ImportService
-from toolkit.service.duckdb_store import DuckDBStore
+from toolkit.service.duckdb_store import STORE_MEMORY_LIMIT, DuckDBStore
 from toolkit.service.processing import Processor
 from toolkit.service.storage import ObjectStorage
 from toolkit.service.store import Store
@@ -57,7 +57,7 @@ class Service:
             work_dir = Path(self._work_tmp.name)
             self.store = PostgresStore(
                 str(config.store), lease_seconds=config.lease_seconds, pool_size=config.workers + 8,
-                engine_config={"memory_limit": config.planner_memory_limit, "temp_directory": str(work_dir)})
+                engine_config={"memory_limit": STORE_MEMORY_LIMIT, "temp_directory": str(work_dir)})
         else:
             self.store = DuckDBStore(config.store, background_priority=True)
             # Downloads live next to the store, so the next start (which holds the

@@ -44,8 +44,7 @@ def run_worker(config_file: str | Path | None = None, *, announce: Any = print,
     Settings as for ``toolkit serve`` (defaults < ``config_file`` <
     ``TOOLKIT_*`` environment < ``overrides``); the store must be a
     ``postgresql://`` URL and ``s3_endpoint`` set. This process answers no
-    requests, so it plans every file itself (no planner process), at a
-    lowered CPU priority (nice 10 on Linux).
+    requests; it imports at a lowered CPU priority (nice 10 on Linux).
     """
     from toolkit.service.runtime import Service
 
@@ -55,7 +54,6 @@ def run_worker(config_file: str | Path | None = None, *, announce: Any = print,
     check_shared_deployment(cfg, "toolkit worker")
     if cfg.workers < 1:
         raise ConfigError("toolkit worker needs --workers 1 or more")
-    cfg.plan_process_min_bytes = cfg.max_file_bytes + 1
     # Every thread started from here on inherits the lowered priority: where
     # API instances share the machine, their requests come first.
     lower_this_thread()
