@@ -11,6 +11,7 @@ per-row INSERT. Every function runs inside the caller's transaction.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from toolkit.service.store import SchemaMismatch
@@ -85,18 +86,17 @@ def prepare_table(conn: Any, ws: str, entity: str, plan: Any, new_table: str) ->
     return table
 
 
-def stage(conn: Any, name: str, relation: Any, columns: list[tuple[str, str]]) -> None:
-    """A temp table ``name`` (dropped at commit) with the relation's rows, sent
-    by binary COPY from the relation's Arrow batches."""
+def stage(conn: Any, name: str, batches: Iterable[Any], columns: list[tuple[str, str]]) -> None:
+    """A temp table ``name`` (dropped at commit) with the rows of ``batches``
+    (Arrow record batches), sent by binary COPY."""
     conn.execute(f"CREATE TEMP TABLE {name} ("
                  + ", ".join(f"{pg_ident(code)} {pg_type(t)[1]}" for code, t in columns)
                  + ") ON COMMIT DROP")
-    reader = relation.to_arrow_reader(_COPY_BATCH_ROWS)
     with conn.cursor() as cur, cur.copy(
         f"COPY {name} ({', '.join(pg_ident(c) for c, _ in columns)}) FROM STDIN (FORMAT BINARY)"
     ) as copy:
         copy.set_types([pg_type(t)[1] for _, t in columns])
-        for batch in reader:
+        for batch in batches:
             for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
                 copy.write_row(row)
 
@@ -106,8 +106,8 @@ def apply_rows(conn: Any, table: str, plan: Any) -> None:
     then the upserts (a key's last 10 row) come in."""
     keys = list(plan.keys)
     types = {f.code: f.duckdb_type for f in plan.fields}
-    stage(conn, "_tk_touched", plan.touched, [(k, types[k]) for k in keys])
-    stage(conn, "_tk_upserts", plan.upserts, [(f.code, f.duckdb_type) for f in plan.fields])
+    stage(conn, "_tk_touched", plan.touched_batches(_COPY_BATCH_ROWS), [(k, types[k]) for k in keys])
+    stage(conn, "_tk_upserts", plan.upsert_batches(_COPY_BATCH_ROWS), [(f.code, f.duckdb_type) for f in plan.fields])
     if keys:
         match = " AND ".join(f"t.{pg_ident(k)} = s.{pg_ident(k)}" for k in keys)
         conn.execute(f"DELETE FROM {table} AS t USING _tk_touched AS s WHERE {match}")
