@@ -217,3 +217,18 @@ def test_workers_of_other_processes_are_told_when_work_is_queued(postgres_url: s
         thread.join(10)
         listener.close()
         api.close()
+
+
+def test_a_stopping_worker_releases_its_claims_at_once(postgres_url: str) -> None:
+    store = PostgresStore(postgres_url, lease_seconds=30.0)
+    try:
+        record = _queued(store)
+        claimed = store.claim_next_queued(now=2.0)
+        assert store.requeue_interrupted() == 0  # a 30 s lease: nobody takes it over
+        store.release_leases([claimed.file_id])
+        assert store.requeue_interrupted() == 1
+        assert store.get_file(record.file_id).status == "QUEUED"
+        store.release_leases([record.file_id])  # not PROCESSING: nothing changes
+        assert store.claim_next_queued(now=3.0).attempts == 2
+    finally:
+        store.close()

@@ -312,6 +312,9 @@ class DuckDBStore:
     def renew_leases(self, file_ids: Any) -> None:
         """Nothing to renew: this process is the store's only user (see ``requeue_interrupted``)."""
 
+    def release_leases(self, file_ids: Any) -> None:
+        """Nothing to release: the next start re-queues every file left PROCESSING."""
+
     # -- findings ------------------------------------------------------------
     def findings(self, file_id: str, *, limit: int = 1000) -> list[dict[str, Any]]:
         """Recorded findings of a file, in line order."""

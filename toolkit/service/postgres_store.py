@@ -304,6 +304,16 @@ class PostgresStore:
                 conn.execute(f"UPDATE files SET lease_until = {_DB_NOW} + %s "
                              f"WHERE file_id = ANY(%s) AND status = '{PROCESSING}'", [self.lease_seconds, ids])
 
+    def release_leases(self, file_ids: Iterable[str]) -> None:
+        """End the leases of files this process stopped importing (a graceful
+        stop): the next ``requeue_interrupted`` of any worker re-queues them."""
+        ids = list(file_ids)
+        if ids:
+            with self._conn() as conn:
+                conn.execute(f"UPDATE files SET lease_until = 0 WHERE file_id = ANY(%s) AND status = '{PROCESSING}'",
+                             [ids])
+                conn.execute(_NOTIFY)
+
     def requeue_interrupted(self) -> int:
         """PROCESSING files whose lease ran out (their worker died) go back to QUEUED."""
         with self._conn() as conn, conn.transaction():

@@ -75,6 +75,10 @@ class Store(Protocol):
     def renew_leases(self, file_ids: Iterable[str]) -> None:
         """Keep the claims of files this process is still importing (``shared`` stores)."""
 
+    def release_leases(self, file_ids: Iterable[str]) -> None:
+        """Give up the claims of files whose import this process stopped, so
+        another process re-runs them now (``shared`` stores)."""
+
     def pending_uploads(self, *, object_keys: list[str] | None = None, expired_before: float | None = None,
                         limit: int = 1000) -> list[FileRecord]:
         """PENDING_UPLOAD files whose object key is in ``object_keys``, or whose

@@ -135,6 +135,8 @@ class Worker:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the threads; an import still running after ``timeout`` is
         interrupted and left PROCESSING for the next start."""
+        with self._held_lock:
+            importing = set(self._held)
         self._stop.set()
         self._wake.set()
         for thread in self._threads:
@@ -144,3 +146,10 @@ class Worker:
             for thread in self._threads:
                 thread.join(timeout)
         self._threads = [t for t in self._threads if t.is_alive()]
+        with self._held_lock:
+            stopped = importing - self._held  # their threads ended; a stuck one keeps its claim
+        if stopped and self.service.store.shared:
+            try:
+                self.service.store.release_leases(stopped)
+            except Exception:  # noqa: BLE001 - the leases then run out by themselves
+                log.exception("releasing the claims of stopped imports failed")
