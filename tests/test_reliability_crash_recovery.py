@@ -20,6 +20,7 @@ right after files FINISHED (nothing may be re-applied or lost).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -162,11 +163,20 @@ def crashed_run(proxy: FaultProxy, tmp_path_factory: pytest.TempPathFactory) -> 
         kills.append("plan")
         assert not any(f"{file_id}: planned in" in line for line in serve.lines), "killed too late"
 
-        rejected_stored = proxy.watch("PUT", f"{file_id}/_rejected", when="answered")
+        # Hold the rejected rows' upload (the last step before the apply commits)
+        # until the service is killed: a timed sleep could let a fast apply finish.
+        held, release = threading.Event(), threading.Event()
+
+        def hold_once() -> None:
+            if not held.is_set():
+                held.set()
+                release.wait(120)
+
+        proxy.on("PUT", f"{file_id}/_rejected", when="seen", callback=hold_once)
         serve.start()
-        assert rejected_stored.wait(180), "the restarted service never reached the apply step"
-        time.sleep(0.2)
+        assert held.wait(180), "the restarted service never reached the apply step"
         serve.kill()
+        release.set()
         kills.append("apply")
         # The service logs each step of an import: the kill came after the plan, before the commit.
         assert any(f"{file_id}: planned in" in line for line in serve.lines), serve.lines[-10:]
