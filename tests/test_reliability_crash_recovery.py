@@ -158,7 +158,7 @@ def crashed_run(proxy: FaultProxy, tmp_path_factory: pytest.TempPathFactory) -> 
         downloaded = proxy.watch("GET", file_id, when="answered")
         serve.start()
         assert downloaded.wait(120), "the restarted service never re-downloaded the file"
-        time.sleep(0.15)
+        time.sleep(0.05)  # into the plan: 150,000 rows take several times this to plan
         serve.kill()
         kills.append("plan")
         assert not any(f"{file_id}: planned in" in line for line in serve.lines), "killed too late"
