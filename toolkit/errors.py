@@ -7,6 +7,7 @@ is a one-line message fit for the CLI and the app.
     ToolkitError
     ├── Cc5Error                 a cc5 file cannot be read at all (file, line, field)
     ├── ConfigError              missing or invalid configuration
+    │   └── MissingExtra         an optional part is not installed (extra); also an ImportError
     ├── ValidationFailed         local validation found file-level errors (report)
     ├── ApiError                 the API answered with an error (status_code, error_code, response)
     │   ├── AuthenticationError  401: no key or a wrong key
@@ -15,7 +16,20 @@ is a one-line message fit for the CLI and the app.
     ├── TransportError           no usable answer: connection refused, dropped, timed out
     ├── UploadError              the upload to storage failed (step, response)
     ├── ImportFailed             the import ended FAILED (record, failure_code)
-    └── ImportTimeout            waiting for the import gave up (file_id, last status)
+    ├── ImportTimeout            waiting for the import gave up (file_id, last status)
+    │
+    │   raised inside the service (they live next to the code that raises them):
+    ├── StorageError             toolkit.service.storage: S3 failed (unreachable, denied, odd answer)
+    │   └── ObjectTooLarge       the object grew past the size limit while downloaded
+    ├── SchemaMismatch           toolkit.service.store: keys or a field type disagree with the table
+    └── StateChanged             toolkit.service.store: the record left the state an operation expected
+
+Internal control flow, never raised to a caller of the library (so not under
+``ToolkitError``): ``toolkit.client.http.AmbiguousRequest`` (a trigger's
+answer was lost; the client asks for the status), ``toolkit.client.upload._FileChanged``,
+``toolkit.service.processing.Interrupted`` and ``_Failure``, and
+``toolkit.service.planner.PlannerFailed`` (turned into a FAILED import).
+``tests/test_surface.py`` checks this list against the package's classes.
 
 Example:
 
@@ -37,6 +51,7 @@ __all__ = [
     "ToolkitError",
     "Cc5Error",
     "ConfigError",
+    "MissingExtra",
     "ValidationFailed",
     "ApiError",
     "AuthenticationError",
@@ -86,6 +101,23 @@ class Cc5Error(ToolkitError):
 
 class ConfigError(ToolkitError):
     """Configuration is missing or invalid (API URL, key, store path...)."""
+
+
+class MissingExtra(ConfigError, ImportError):
+    """An optional part of the toolkit is not installed; ``extra`` names the
+    extra that brings it (``pip install 'toolkit[service]'``).
+
+    It is also an ``ImportError``, so code that guards an optional import
+    with ``except ImportError`` keeps working.
+
+        >>> str(MissingExtra("toolkit serve needs the service extra", extra="service"))
+        'toolkit serve needs the service extra'
+    """
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        ConfigError.__init__(self, message)
+        self.msg = message  # ImportError's message attribute
+        self.extra = extra
 
 
 class ValidationFailed(ToolkitError):

@@ -74,7 +74,7 @@ def current_target() -> ApiTarget:
 @st.cache_resource(show_spinner="Starting the embedded import service…")
 def _embedded_service() -> Any:
     """The process-wide local service (the client's), started on first use, stopped at exit."""
-    from toolkit.client import shared_local_service
+    from toolkit.local import shared_local_service
 
     return shared_local_service()
 

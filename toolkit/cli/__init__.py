@@ -3,6 +3,13 @@ library call and formats the result; library errors become one-line messages.
 
 Exit codes: 0 success, 1 the file has errors or the import failed,
 2 usage, configuration or connection error, 3 an unexpected internal error.
+Commands that print a result take ``--json``; ``toolkit --install-completion``
+installs shell completion; ``python -m toolkit`` is the same command.
+
+This is an edge: it reads the environment (``TOOLKIT_*``) and passes plain
+values to the library.
+
+    $ toolkit validate customers.cc5txt --json
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from typing import Any
 
 import click
 import typer
@@ -32,7 +40,7 @@ def exit_code_for(exc: ToolkitError) -> int:
 class _ErrorHandlingGroup(TyperGroup):
     """Turns library exceptions into one-line messages, never tracebacks."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException,
@@ -61,7 +69,7 @@ app = typer.Typer(
     help="Preview, validate, convert and import cc5 sync files.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 
 # Each feature registers its commands from its own module.
@@ -72,5 +80,5 @@ for _module in (cc5_commands, service_commands, client_commands, demo_commands):
 
 
 def main() -> None:
-    """Console-script entry point."""
-    sys.exit(app())
+    """Console-script entry point (also ``python -m toolkit``)."""
+    sys.exit(app(prog_name="toolkit"))

@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from toolkit._extras import require_extra
+
 __all__ = ["register", "demo"]
 
 
@@ -33,10 +35,11 @@ def demo(
     from toolkit.demo import demo_service, run_demo
 
     if url or os.environ.get(ENV_URL):
-        with ImportClient(url, key, api) as client:
+        with ImportClient.from_env(url, key, api) as client:
             summary = run_demo(client, count, seed=seed, workers=workers)
         _report(summary, client.base_url)
         return
+    require_extra("service", what="toolkit demo without --url (the embedded service)")
     with demo_service(count, seed=seed, workers=workers) as (service, summary):
         _report(summary, service.url)
         if serve:

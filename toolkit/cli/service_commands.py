@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from toolkit._extras import require_extra
+
 __all__ = ["register", "serve"]
 
 
@@ -29,6 +31,7 @@ def serve(
     Keys come from TOOLKIT_API_KEYS or the config file; without any, a key
     allowed every workspace is generated and printed.
     """
+    require_extra("service", what="toolkit serve")
     from toolkit.service.local import serve as run_service
 
     run_service(config, announce=typer.echo, host=host, port=port, store=store, s3_endpoint=s3_endpoint,
