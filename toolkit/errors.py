@@ -27,7 +27,7 @@ is a one-line message fit for the CLI and the app.
 Internal control flow, never raised to a caller of the library (so not under
 ``ToolkitError``): ``toolkit.client.http.AmbiguousRequest`` (a trigger's
 answer was lost; the client asks for the status), ``toolkit.client.upload._FileChanged``,
-``toolkit.service.processing.Interrupted`` and ``_Failure``, and
+``toolkit.service.processing.Interrupted`` and ``toolkit.service.processing._Failure``, and
 ``toolkit.service.planner.PlannerFailed`` (turned into a FAILED import).
 ``tests/test_surface.py`` checks this list against the package's classes.
 
@@ -188,12 +188,14 @@ class UploadError(ToolkitError):
 
 
 class ImportFailed(ToolkitError):
-    """The import ended FAILED (or DELETED); ``record`` is the final file record."""
+    """The import ended FAILED (or DELETED); ``record`` is the final file record,
+    ``result`` the whole ``ImportResult`` (timings) when ``import_file`` raised it."""
 
-    def __init__(self, message: str, *, record: Any, failure_code: str | None = None) -> None:
+    def __init__(self, message: str, *, record: Any, failure_code: str | None = None, result: Any = None) -> None:
         super().__init__(message)
         self.record = record
         self.failure_code = failure_code
+        self.result = result
 
 
 class ImportTimeout(ToolkitError):

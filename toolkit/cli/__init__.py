@@ -24,23 +24,16 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from toolkit.errors import ImportFailed, ToolkitError, ValidationFailed
+from toolkit.cli._exits import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exit_code_for
+from toolkit.errors import ToolkitError
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERNAL = 3
-
-
-def exit_code_for(exc: ToolkitError) -> int:
-    """The exit code a library error maps to."""
-    return EXIT_FAILED if isinstance(exc, (ImportFailed, ValidationFailed)) else EXIT_USAGE
+__all__ = ["app", "main", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERNAL", "exit_code_for"]
 
 
 class _ErrorHandlingGroup(TyperGroup):
     """Turns library exceptions into one-line messages, never tracebacks."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click.Context
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException,

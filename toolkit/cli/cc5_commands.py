@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from toolkit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from toolkit.cli._exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 __all__ = ["register", "validate_command", "preview_command", "convert_command", "format_report"]
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from toolkit.cli import EXIT_FAILED
+from toolkit.cli._exits import EXIT_FAILED
 from toolkit.errors import ConfigError
 
 __all__ = ["register", "import_command", "status_command", "list_command", "rejected_command", "delete_command"]

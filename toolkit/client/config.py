@@ -1,8 +1,8 @@
 """Where the client finds its API: arguments first, then a settings mapping.
 
 The library reads no environment itself: the edges (the CLI, the app,
-``ImportClient.from_env``, ``toolkit.import_file``) pass ``os.environ`` (or
-the app's secrets) as ``env``. Its names: ``TOOLKIT_API_URL`` (base URL),
+``ImportClient.from_env``, ``toolkit.import_file``) pass the process
+environment (or the app's secrets) as ``env``. Its names: ``TOOLKIT_API_URL`` (base URL),
 ``TOOLKIT_API_KEY`` (the key) and ``TOOLKIT_API`` (``portal`` or
 ``imports``, default ``portal``).
 

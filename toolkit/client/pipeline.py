@@ -70,17 +70,9 @@ def _is_tabular(source: Any) -> bool:
 
 
 def _convert(source: Any, out_dir: Path, options: ImportOptions) -> Path:
-    missing = [
-        name
-        for name, value in (
-            ("workspace", options.workspace),
-            ("entity_type", options.entity_type),
-            ("keys", options.keys),
-            ("bucket_id", options.bucket_id),
-        )
-        if not value
-    ]
-    if missing:
+    workspace, entity_type, keys, bucket_id = options.workspace, options.entity_type, options.keys, options.bucket_id
+    if not (workspace and entity_type and keys and bucket_id):
+        missing = [name for name in ("workspace", "entity_type", "keys", "bucket_id") if not getattr(options, name)]
         what = Path(source).name if isinstance(source, (str, os.PathLike)) else "a table"
         raise ConfigError(f"Importing {what} needs entity metadata to write a cc5 file: pass {', '.join(missing)}")
     from toolkit.cc5 import write_cc5
@@ -96,10 +88,10 @@ def _convert(source: Any, out_dir: Path, options: ImportOptions) -> Path:
         write_cc5(
             source,
             target,
-            entity_type=options.entity_type,
-            workspace_id=options.workspace,
-            bucket_id=options.bucket_id,
-            keys=options.keys,
+            entity_type=entity_type,
+            workspace_id=workspace,
+            bucket_id=bucket_id,
+            keys=keys,
             **options.convert_fields(),
         )
     except ValueError as exc:  # the writer's "bad input" error: missing file, unknown key column...
@@ -231,7 +223,5 @@ def run_import(
         validation=validation,
     )
     if options.raise_on_failure and record.status in ("FAILED", "DELETED"):
-        error = ImportFailed(describe_failure(record), record=record, failure_code=record.failure_code)
-        error.result = result  # type: ignore[attr-defined] - the timings, for who wants them
-        raise error
+        raise ImportFailed(describe_failure(record), record=record, failure_code=record.failure_code, result=result)
     return result

@@ -136,7 +136,10 @@ def _record(raw: Mapping[str, Any], names: Mapping[str, str]) -> ImportRecord:
     file_id = raw.get(names["file_id"])
     if not file_id:
         raise ApiError(f"The API sent a file record without {names['file_id']}: {dict(raw)!r:.200}")
-    get = lambda ours: raw.get(names[ours])  # noqa: E731 - a local shorthand
+
+    def get(ours: str) -> Any:
+        return raw.get(names[ours])
+
     size = get("size")
     return ImportRecord(
         file_id=str(file_id),

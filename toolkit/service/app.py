@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
