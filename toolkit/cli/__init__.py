@@ -19,7 +19,6 @@ import sys
 import traceback
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
@@ -36,9 +35,9 @@ class _ErrorHandlingGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # typer's vendored click.Context
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException,
-                # typer >= 0.29 vendors click: its Exit/Abort/usage errors are its own classes
-                typer.Exit, typer.Abort, TyperException):
+        # typer >= 0.29 vendors click (click itself is not installed): its
+        # Exit, Abort and usage errors (ClickException) are typer's own classes.
+        except (typer.Exit, typer.Abort, TyperException):
             raise
         except ToolkitError as exc:
             typer.secho(f"Error: {exc}", err=True, fg=typer.colors.RED)
