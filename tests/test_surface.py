@@ -205,3 +205,29 @@ def test_environment_variables_are_read_only_at_the_edges() -> None:
         readers += [f"{rel}:{n}" for n, line in enumerate(text.splitlines(), 1)
                     if re.search(r"os\.environ|os\.getenv|getenv\(", line)]
     assert not readers, f"environment read deep in the library: {readers}"
+
+
+# -- packaging -----------------------------------------------------------------------------
+
+
+def _requirement_names(requirements: list[str]) -> list[str]:
+    return [re.split(r"[\[<>=!~; ]", r, maxsplit=1)[0].lower() for r in requirements]
+
+
+def test_extras_layout_and_every_dependency_explained() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    core = _requirement_names(project["dependencies"])
+    extras = project["optional-dependencies"]
+    assert {"fastapi", "uvicorn", "boto3", "moto", "streamlit", "plotly"}.isdisjoint(core), core
+    assert {"fastapi", "uvicorn", "boto3", "moto"} <= set(_requirement_names(extras["service"]))
+    assert {"streamlit", "plotly"} <= set(_requirement_names(extras["app"]))
+    assert extras["all"] == ["toolkit[service,app]"]
+    for requirement in project["dependencies"] + [r for name, reqs in extras.items() if name != "all" for r in reqs]:
+        assert re.search(r"<\d", requirement), f"{requirement}: pin the major version (e.g. >=1.2,<2)"
+    doc = (ROOT / "docs" / "dependencies.md").read_text(encoding="utf-8").lower()
+    unexplained = [name for name in core + [n for reqs in extras.values() for n in _requirement_names(reqs)]
+                   if name != "toolkit" and name not in doc]
+    assert not unexplained, f"docs/dependencies.md does not say why: {unexplained}"
+    assert "'.[all,test]'" in (ROOT / "Makefile").read_text(encoding="utf-8")
