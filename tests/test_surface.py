@@ -161,6 +161,11 @@ try:
     toolkit.local_service
 except MissingExtra as exc:
     print(exc)
+import toolkit.service
+try:
+    toolkit.service.Service
+except MissingExtra as exc:
+    print(exc)
 try:
     toolkit.import_file("x.cc5txt", "ws-eu")  # no URL configured: it needs the embedded service
 except ImportError as exc:  # MissingExtra is an ImportError too
@@ -170,6 +175,7 @@ except ImportError as exc:  # MissingExtra is an ImportError too
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "toolkit.local_service needs the service extra (missing fastapi, uvicorn): pip install 'toolkit[service]'",
+        "toolkit.service.Service needs the service extra (missing fastapi, uvicorn): pip install 'toolkit[service]'",
         "The embedded local service needs the service extra (missing fastapi, uvicorn): "
         "pip install 'toolkit[service]'",
     ]
