@@ -22,6 +22,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "core": ("duckdb", "pyarrow", "numpy", "pandas", "httpx", "tqdm", "typer"),
     "service": ("fastapi", "uvicorn", "boto3", "moto"),
     "app": ("streamlit", "plotly"),
+    "postgres": ("psycopg", "psycopg_pool"),
 }
 
 

@@ -7,8 +7,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from toolkit._extras import require_extra
-
 __all__ = ["register", "serve"]
 
 
@@ -31,6 +29,8 @@ def serve(
     Keys come from TOOLKIT_API_KEYS or the config file; without any, a key
     allowed every workspace is generated and printed.
     """
+    from toolkit._extras import require_extra
+
     require_extra("service", what="toolkit serve")
     from toolkit.service.local import serve as run_service
 
