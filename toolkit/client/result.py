@@ -53,9 +53,9 @@ RECORD_COLUMNS: dict[str, str] = {
     "successful_count": "Int64",
     "failure_count": "Int64",
     "size": "Int64",
-    "date_created": "datetime64[ns, UTC]",
-    "process_start_time": "datetime64[ns, UTC]",
-    "process_end_time": "datetime64[ns, UTC]",
+    "date_created": "datetime64[us, UTC]",
+    "process_start_time": "datetime64[us, UTC]",
+    "process_end_time": "datetime64[us, UTC]",
 }
 
 # What each failure code means for the person reading the error.
