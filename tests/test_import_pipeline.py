@@ -98,3 +98,20 @@ def test_a_failed_import_carries_its_result(live_service: Any, tmp_path: Path) -
                             options=ImportOptions(force=True, progress=False))
     assert caught.value.result is not None and caught.value.result.status == "FAILED"
     assert caught.value.result.validate_seconds is not None
+
+
+def test_a_report_made_before_is_used_instead_of_validating_again(live_service: Any, tmp_path: Path) -> None:
+    from toolkit.cc5 import validate
+
+    workspace = f"ws-{uuid.uuid4().hex[:8]}"
+    path = make_cc5(tmp_path, rows=4, workspace=workspace)
+    other = make_cc5(tmp_path, rows=2, workspace=workspace, name="other.cc5txt")
+    events: list[ProgressEvent] = []
+    with validate(path, progress=False) as report, \
+            ImportClient(live_service.url, live_service.api_key, api="imports") as client:
+        with pytest.raises(ConfigError, match="report given is of"):
+            client.import_file(other, workspace, report=report, progress=False)
+        result = client.import_file(path, workspace, report=report, on_progress=events.append)
+        assert report.data_rows == 4  # still open: the caller owns it
+    assert (result.status, result.successful_count, result.validate_seconds) == ("FINISHED", 4, None)
+    assert "validate" not in {e.stage for e in events}

@@ -442,6 +442,7 @@ class ImportClient:
         *,
         options: ImportOptions | None = None,
         on_progress: ProgressCallback | None = None,
+        report: Any = None,
         **keywords: Unpack[ImportKeywords],
     ) -> ImportResult:
         """Validate, (convert,) upload, trigger and wait: a file to a finished import.
@@ -450,13 +451,14 @@ class ImportClient:
         as keywords (``entity_type``, ``keys``, ``force``, ``wait``,
         ``timeout``...), checked before any work; see
         :func:`toolkit.client.pipeline.run_import`. ``on_progress`` receives
-        the :class:`~toolkit.progress.ProgressEvent` s of every stage.
+        the :class:`~toolkit.progress.ProgressEvent` s of every stage;
+        ``report`` is a validation report of this file made before (not redone).
 
             >>> client.import_file("customers.cc5txt", workspace="ws-eu").status  # doctest: +SKIP
             'FINISHED'
         """
         chosen = ImportOptions.merge(options, workspace=workspace, **keywords)
-        return run_import(self, path, chosen, on_progress=on_progress)
+        return run_import(self, path, chosen, on_progress=on_progress, report=report)
 
     # -- helpers ---------------------------------------------------------------
     @staticmethod

@@ -151,6 +151,7 @@ def run_import(
     options: ImportOptions | None = None,
     *,
     on_progress: ProgressCallback | None = None,
+    report: Any = None,
 ) -> ImportResult:
     """Take a cc5 file (or CSV/Parquet/DataFrame plus entity metadata) to a finished import.
 
@@ -160,7 +161,9 @@ def run_import(
     once the import is triggered. A FAILED or DELETED end raises
     :class:`~toolkit.errors.ImportFailed` unless ``raise_on_failure=False``.
     ``on_progress`` receives every step's :class:`~toolkit.progress.ProgressEvent`
-    (then no tqdm bar is drawn).
+    (then no tqdm bar is drawn). ``report``: a ``ValidationReport`` of this
+    very cc5 file made before (the app validates a file before offering to
+    import it), used instead of validating it again; it stays open.
 
         >>> result = run_import(client, "customers.cc5txt", ImportOptions(workspace="ws-eu"))   # doctest: +SKIP
         >>> result.status, result.upload_seconds                                                 # doctest: +SKIP
@@ -168,6 +171,8 @@ def run_import(
     """
     options = options or ImportOptions()
     _check_before_work(client, options)
+    if report is not None and (_is_tabular(source) or Path(report.path).resolve() != Path(source).resolve()):
+        raise ConfigError(f"The validation report given is of {report.path}, not of {source}")
     bars = options.progress and on_progress is None
     started = time.perf_counter()
     convert_seconds = None
@@ -182,14 +187,15 @@ def run_import(
             path = Path(source)
 
         t0 = time.perf_counter()
-        report = _validate(path, options, on_progress)
-        validate_seconds = time.perf_counter() - t0
+        checked = report if report is not None else _validate(path, options, on_progress)
+        validate_seconds = time.perf_counter() - t0 if report is None else None
         if not options.force:
-            _refuse(path, report)
+            _refuse(path, checked)
         # Keep a summary, not the report: its DuckDB tables hold the whole file.
-        validation = report.to_dict(max_findings=100)
-        header = report.header
-        report.close()
+        validation = checked.to_dict(max_findings=100)
+        header = checked.header
+        if report is None:
+            checked.close()
         workspace = options.workspace or (header.workspace_id if header else None)
         entity_type = options.entity_type or (header.entity_type if header else None)
         bucket_id = options.bucket_id or (header.bucket_id if header else None)
