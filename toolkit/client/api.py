@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import date, datetime, timedelta
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Unpack
@@ -54,7 +55,8 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_WAIT_TIMEOUT = 600.0
 _BACKENDS: dict[str, type[ApiBackend]] = {"portal": PortalApi, "imports": ImportsApi}
 _StatusFilter = str | Sequence[str] | None
-_TimeFilter = Any  # datetime | date | timedelta | float | "7d" | None
+# A datetime, a date, UNIX seconds, a timedelta (that long ago), "7d"-style text or an ISO date, or None.
+_TimeFilter = datetime | date | timedelta | float | str | None
 
 
 def _as_list(value: _StatusFilter, *, upper: bool = False) -> list[str] | None:
