@@ -153,3 +153,27 @@ def imports_upload(client: Any, path: Path, stream: str = "ws-eu", key: str = "k
     created = answer.json()
     assert curl_post_form(created["url"], created["fields"], path) == 204
     return created["file_id"]
+
+
+def import_data_body(rows: list[dict[str, Any]], deletes: list[dict[str, Any]] | None = None, *,
+                     total: int | None = None, workspace: str = "ws-eu", entity: str = "customer",
+                     fields: dict[str, str] | None = None, keys: tuple[str, ...] = ("customer_code",),
+                     instance: str = "json-1", **mappings: dict[str, Any]) -> dict[str, Any]:
+    """A portal Import Data body (``{"ImportData": ...}``, the documented shape).
+
+    ``fields`` maps field code -> type (default: customer_code, name, credit,
+    tags); ``mappings`` adds extra keys to one field's mapping (e.g.
+    ``name={"dictionary": {...}}``).
+    """
+    deletes = deletes or []
+    fields = fields or {"customer_code": "string", "name": "string", "credit": "number", "tags": "array"}
+    metadata = {"keys": list(keys), "entityType": entity, "bucketId": "bk-main", "dataSource": "CRM",
+                "fileCreateTime": "20261122093000", "flowType": "UPSERT", "workspaceId": workspace}
+    return {"ImportData": {
+        "header": {"customer": "ACME", "fileType": "cc5", "metadata": metadata,
+                   "FieldMappings": {code: {"code": code, "name": code, "type": kind, **mappings.get(code, {})}
+                                     for code, kind in fields.items()}},
+        "data": rows, "delete": deletes,
+        "footer": {"total": len(rows) + len(deletes) if total is None else total},
+        "InstanceId": instance,
+    }}

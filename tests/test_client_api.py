@@ -19,7 +19,7 @@ from toolkit.client.result import (
     record_from_imports,
     record_from_portal,
 )
-from toolkit.errors import ConfigError, ConflictError, ImportTimeout, TransportError
+from toolkit.errors import ConfigError, ConflictError, ImportTimeout, NotFoundError, TransportError
 
 T0 = 1795343400.123  # 2026-11-22T10:30:00.123Z
 
@@ -279,8 +279,8 @@ def test_each_api_sends_its_own_key_header(fake: FakeApi, clock: FakeClock) -> N
     fake.add("f_1")
     make_client(fake, clock, "imports").status("f_1")
     make_client(fake, clock, "portal").status("f_1")
-    assert seen[0]["u21-key"] == "secret" and "authorization" not in seen[0]
-    assert seen[1]["authorization"] == "Bearer secret" and "u21-key" not in seen[1]
+    assert seen[0]["u21-key"] == "secret" and "x-api-key" not in seen[0]
+    assert seen[1]["x-api-key"] == "secret" and "u21-key" not in seen[1] and "authorization" not in seen[1]
 
 
 # -- records ----------------------------------------------------------------------------
@@ -618,3 +618,33 @@ def test_the_client_frame_and_the_app_frame_share_dtypes() -> None:
     normal = normalize_imports(frame)
     for column in ("date_created", "process_start_time", "successful_count", "failure_count"):
         assert normal[column].dtype == frame[column].dtype, column
+
+
+def test_a_sync_portal_import_that_failed_returns_the_failed_record() -> None:
+    """The portal answers a synchronous import that ended FAILED with IsSuccess false,
+    the code in ResponseStatus.ErrorCode and the file in Data: that is the import's
+    outcome, not a failed call."""
+    from toolkit.client.http import HttpSender
+    from toolkit.client.portal import PortalApi
+
+    file = {"FileId": "f_1", "Status": "FAILED", "FailureCode": "BAD_HEADER", "FailureCount": 3}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["x-api-key"] == "secret"
+        return httpx.Response(200, json={
+            "IsSuccess": False, "ResponseStatus": {"ErrorCode": "BAD_HEADER", "Message": "Import FAILED (BAD_HEADER)"},
+            "Data": {"ActionId": "a", "File": file, "FileId": "f_1", "FilePath": "//b/f_1", "Url": None}})
+
+    api = PortalApi("http://api.test", "secret", HttpSender(httpx.Client(transport=httpx.MockTransport(handler))))
+    record = api.trigger("f_1", wait=True, timeout=30, file_path=None, action_id=None, description=None)
+    assert (record.status, record.failure_code, record.failure_detail, record.failure_count) == (
+        "FAILED", "BAD_HEADER", "BAD_HEADER", 3)
+
+    def error(request: httpx.Request) -> httpx.Response:  # a real error keeps raising
+        return httpx.Response(404, json={"IsSuccess": False, "ResponseStatus": {"ErrorCode": "NOT_FOUND",
+                                                                                 "Message": "File f_1 not found"},
+                                         "Data": None})
+
+    api = PortalApi("http://api.test", "secret", HttpSender(httpx.Client(transport=httpx.MockTransport(error))))
+    with pytest.raises(NotFoundError):
+        api.trigger("f_1", wait=True, timeout=30, file_path=None, action_id=None, description=None)

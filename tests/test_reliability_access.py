@@ -26,18 +26,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import TEST_KEYS, bearer, make_cc5, portal_upload, put_file, u21
+from conftest import TEST_KEYS, bearer, import_data_body, make_cc5, portal_upload, put_file, u21
 from reliability_support import wait_for
 from toolkit.service.portal_models import FILE_NAME_PATTERN
 
 NO_SUCH_FILE = "f_" + "0" * 32
-IMPORT_DATA = {
-    "header": {"CustomerCode": "ACME", "FileType": "cc5", "CreateTime": "20261122093000", "ReferenceId": "r1"},
-    "metadata": {"EntityType": "customer", "WorkspaceId": "ws-a", "BucketId": "bk"},
-    "FieldMappings": [{"FieldCode": "code", "IsKey": True}, {"FieldCode": "name"}],
-    "data": [{"code": "C1", "name": "Ada"}], "delete": [], "footer": {"total": 1},
-}
-
+IMPORT_DATA = import_data_body([{"code": "C1", "name": "Ada"}], workspace="ws-a", keys=("code",),
+                               fields={"code": "string", "name": "string"}, instance="r1")
 
 def _service(moto_endpoint: str, store: Path, bucket: str, **settings: Any) -> Any:
     from toolkit.service import Service, load_config
@@ -136,7 +131,8 @@ def test_a_key_cannot_create_files_or_import_data_in_another_workspace(world: di
         client.post("/v1/imports/pre-signed-url/create", headers=u21("key-a"),
                     json={"stream_name": "ws-b", "file_name": "x.cc5txt"}),
         client.post("/appfile/file/import/data", headers=bearer("key-a"),
-                    json={**IMPORT_DATA, "metadata": {**IMPORT_DATA["metadata"], "WorkspaceId": "ws-b"}}),
+                    json=import_data_body([{"code": "C1", "name": "Ada"}], workspace="ws-b", keys=("code",),
+                                          fields={"code": "string", "name": "string"})),
     ]
     assert [a.status_code for a in answers] == [404, 404, 404], [a.text for a in answers]
     assert _snapshot(world, "ws-b") == before
@@ -278,7 +274,8 @@ def test_import_data_file_names_are_made_safe(world: dict[str, Any]) -> None:
     client = world["client"]
     names = []
     for reference in ("../../x", "tab\there", "esc\x1b[2J", "nel\x85"):
-        body = {**IMPORT_DATA, "header": {**IMPORT_DATA["header"], "ReferenceId": reference}}
+        body = import_data_body([{"code": "C1", "name": "Ada"}], workspace="ws-a", keys=("code",),
+                                fields={"code": "string", "name": "string"}, instance=reference)
         answer = client.post("/appfile/file/import/data", json=body, headers=bearer("key-a"))
         assert answer.status_code == 200, answer.text
         names.append(answer.json()["Data"]["File"]["FileName"])
@@ -305,7 +302,8 @@ def test_uploads_past_the_size_limit_end_failed_file_too_large(moto_endpoint: st
                           timeout=60).status_code == 204
         record = wait_for(lambda: (r := client.get(f"/v1/imports/{created['file_id']}", headers=u21("key-a")).json())
                           ["status"] in ("FINISHED", "FAILED") and r, timeout=60, what="the imports-API file to end")
-        assert (record["status"], record["failure_code"]) == ("FAILED", "FILE_TOO_LARGE")
+        assert (record["status"], record["failure_code"], record["failure_detail"]) == (
+            "FAILED", "unparseable_file", "FILE_TOO_LARGE")
         assert svc.store.read_table("ws-a", "customer") is None
     finally:
         svc.close()
@@ -330,7 +328,7 @@ def test_uploads_after_the_url_expired_end_failed_url_expired(moto_endpoint: str
         svc.start()
         record = wait_for(lambda: (r := client.get(f"/v1/imports/{never['file_id']}", headers=u21("key-a")).json())
                           ["status"] != "PENDING_UPLOAD" and r, timeout=60, what="the watcher to expire the URL")
-        assert (record["status"], record["failure_code"]) == ("FAILED", "URL_EXPIRED")
+        assert (record["status"], record["failure_code"], record["failure_detail"]) == ("FAILED", "unknown", "URL_EXPIRED")
         assert svc.store.read_table("ws-a", "customer") is None
     finally:
         svc.close()

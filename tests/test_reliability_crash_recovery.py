@@ -136,7 +136,11 @@ def crashed_run(proxy: FaultProxy, tmp_path_factory: pytest.TempPathFactory) -> 
     directory = tmp_path_factory.mktemp("crash")
     store, scratch = directory / "crash.duckdb", directory / "service-tmp"
     scratch.mkdir()
-    serve = ServeProcess(store, proxy.url, keys=KEYS, bucket="crash-test", env={"TMPDIR": str(scratch)})
+    # Three kills of one file: past the default max_attempts (3), which would
+    # fail it TOO_MANY_ATTEMPTS (tested in test_service_defects.py); here the
+    # fourth start must finish it.
+    serve = ServeProcess(store, proxy.url, keys=KEYS, bucket="crash-test",
+                         env={"TMPDIR": str(scratch), "TOOLKIT_MAX_ATTEMPTS": "4"})
     path = big_file(directory, "ws-crash")
     kills: list[str] = []
     try:

@@ -24,7 +24,7 @@ import boto3
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import TEST_KEYS, bearer, make_cc5, portal_upload
+from conftest import TEST_KEYS, bearer, import_data_body, make_cc5, portal_upload
 from reliability_support import FaultProxy
 from toolkit.client import ImportClient
 from toolkit.errors import UploadError
@@ -102,13 +102,9 @@ def test_a_file_exactly_at_the_limit_is_imported(limited: Any, at_limit_file: Pa
 
 
 def test_import_data_over_the_limit_is_refused_before_it_is_read(limited: Any, moto_endpoint: str) -> None:
-    body = {"header": {"CustomerCode": "ACME", "FileType": "cc5", "CreateTime": "20261122093000",
-                       "ReferenceId": "too-big-json"},
-            "metadata": {"EntityType": "customer", "WorkspaceId": "ws-a", "BucketId": "bk", "DatasourceCode": "CRM",
-                         "ActionCode": "UPSERT"},
-            "FieldMappings": [{"FieldCode": "customer_code", "IsKey": True}, {"FieldCode": "name"}],
-            "data": [{"customer_code": f"C{n:05d}", "name": "x" * 40} for n in range(400)],
-            "delete": [], "footer": {"total": 400}}
+    body = import_data_body([{"customer_code": f"C{n:05d}", "name": "x" * 40} for n in range(400)],
+                            workspace="ws-a", fields={"customer_code": "string", "name": "string"},
+                            instance="too-big-json")
     answer = TestClient(limited.app).post("/appfile/file/import/data", json=body, headers=bearer("key-a"))
     assert answer.status_code == 413, answer.text
     assert answer.json()["ResponseStatus"]["ErrorCode"] == "PAYLOAD_TOO_LARGE"

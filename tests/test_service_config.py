@@ -13,7 +13,7 @@ from toolkit.service.config import ApiKey, load_config, parse_api_keys
 
 def test_defaults() -> None:
     cfg = load_config(env={})
-    assert (cfg.host, cfg.port, cfg.max_file_bytes, cfg.url_expiry_seconds) == ("127.0.0.1", 8000, 300_000_000, 3600)
+    assert (cfg.host, cfg.port, cfg.max_file_bytes, cfg.url_expiry_seconds) == ("127.0.0.1", 8000, 300_000_000, 900)
     assert cfg.store is None and cfg.s3_endpoint is None and cfg.api_keys == {}
     assert (cfg.plan_process_min_bytes, cfg.planner_memory_limit) == (8_000_000, "512MB")
     assert load_config(env={"TOOLKIT_PLANNER_MEMORY_LIMIT": "2GiB"}).planner_memory_limit == "2GiB"
@@ -94,3 +94,15 @@ def test_bad_config_files(tmp_path: Path) -> None:
         load_config(unknown, env={})
     with pytest.raises(ConfigError, match="Cannot read service config"):
         load_config(tmp_path / "missing.toml", env={})
+
+
+def test_issue_12_settings_defaults_environment_and_ranges() -> None:
+    cfg = load_config(env={})
+    assert (cfg.url_expiry_seconds, cfg.s3_post_signature, cfg.body_read_timeout_seconds, cfg.max_attempts) == (
+        900, "s3", 30.0, 3)
+    cfg = load_config(env={"TOOLKIT_S3_POST_SIGNATURE": "s3v4", "TOOLKIT_BODY_READ_TIMEOUT_SECONDS": "2.5",
+                           "TOOLKIT_MAX_ATTEMPTS": "5"})
+    assert (cfg.s3_post_signature, cfg.body_read_timeout_seconds, cfg.max_attempts) == ("s3v4", 2.5, 5)
+    for name, value in (("s3_post_signature", "v2"), ("body_read_timeout_seconds", 0), ("max_attempts", 0)):
+        with pytest.raises(ConfigError, match=name):
+            load_config(env={}, **{name: value})

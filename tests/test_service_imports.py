@@ -15,7 +15,7 @@ from conftest import curl_post_form, imports_upload, make_cc5, portal_upload, u2
 
 RECORD_FIELDS = {"file_id", "file_name", "file_type", "stream_name", "entity_type", "date_created",
                  "process_start_time", "process_end_time", "successful_count", "failure_count", "status",
-                 "failure_code", "failure_message", "size"}
+                 "failure_code", "failure_detail", "failure_message", "size"}
 
 
 @pytest.fixture
@@ -43,8 +43,9 @@ def test_seed_flow_create_post_status(svc: Any, client: TestClient, tmp_path: Pa
     body = created.json()
     assert set(body) == {"file_id", "url", "fields", "expires_at"}
     assert body["fields"]["key"] == f"ws-eu/{body['file_id']}/{path.name}"
-    assert {"policy", "x-amz-signature", "x-amz-credential", "x-amz-algorithm"} <= set(body["fields"])
-    assert body["expires_at"] == pytest.approx(before + 3600, abs=5)
+    # The seed's documented form, in the order its curl command sends it (file last).
+    assert list(body["fields"]) == ["key", "AWSAccessKeyId", "policy", "signature"]
+    assert body["expires_at"] == pytest.approx(before + 900, abs=5)  # 15 minutes
 
     record = _get(client, body["file_id"])
     assert set(record) == RECORD_FIELDS
@@ -120,3 +121,32 @@ def test_files_are_shared_between_the_apis(client: TestClient, tmp_path: Path) -
     data = portal_upload(client, make_cc5(tmp_path, rows=1))
     record = _get(client, data["FileId"])
     assert record["file_id"] == data["FileId"] and record["status"] == "PENDING_UPLOAD"
+
+
+def test_sigv4_post_form_is_a_setting(make_service: Any, tmp_path: Path) -> None:
+    svc = make_service(s3_post_signature="s3v4")
+    client = TestClient(svc.app)
+    path = make_cc5(tmp_path, rows=2)
+    body = client.post("/v1/imports/pre-signed-url/create", json={"stream_name": "ws-eu", "file_name": path.name},
+                       headers=u21("key-all")).json()
+    assert {"x-amz-signature", "x-amz-credential", "x-amz-algorithm", "policy"} <= set(body["fields"])
+    assert "AWSAccessKeyId" not in body["fields"]
+    assert curl_post_form(body["url"], body["fields"], path) == 204
+
+
+@pytest.mark.parametrize(("internal", "documented"), [
+    ("FOOTER_COUNT_MISMATCH", "unparseable_file"), ("BAD_HEADER", "unparseable_file"),
+    ("SCHEMA_MISMATCH", "invalid_schema"), ("UNKNOWN_TYPE", "invalid_schema"),
+    ("WORKSPACE_MISMATCH", "stream_not_configured"), ("STORAGE_ERROR", "unknown"), ("INTERNAL_ERROR", "unknown"),
+    ("TOO_MANY_ATTEMPTS", "unknown"), ("URL_EXPIRED", "unknown"),
+])
+def test_failure_codes_are_the_documented_four_with_the_precise_code_kept(
+        svc: Any, client: TestClient, internal: str, documented: str) -> None:
+    created = client.post("/v1/imports/pre-signed-url/create", json={"stream_name": "ws-eu", "file_name": "x.cc5txt"},
+                          headers=u21("key-all")).json()
+    svc.store.transition(created["file_id"], from_statuses=("PENDING_UPLOAD",), to_status="FAILED",
+                         failure_code=internal, failure_message="why")
+    record = _get(client, created["file_id"])
+    assert (record["failure_code"], record["failure_detail"]) == (documented, internal)
+    portal = client.get(f"/appfile/file/{created['file_id']}", headers={"x-api-key": "key-all"}).json()
+    assert portal["Data"]["File"]["FailureCode"] == internal

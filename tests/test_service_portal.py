@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import io
 import re
 from pathlib import Path
@@ -11,12 +12,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import bearer, make_cc5, portal_upload
+from conftest import bearer, import_data_body, make_cc5, portal_upload
 
 FILE_FIELDS = {
     "FileId", "FileName", "FileType", "WorkspaceId", "BucketId", "EntityType", "Folder", "Category", "Tags",
     "Metadata", "FilePath", "ActionId", "Description", "Status", "FailureCode", "FailureMessage",
     "SuccessfulCount", "FailureCount", "Size", "DateCreated", "ProcessStartTime", "ProcessEndTime", "StreamName",
+    "Url",
 }
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -161,17 +163,7 @@ def test_list_extension(client: TestClient, tmp_path: Path) -> None:
 
 def _import_data(rows: list[dict[str, Any]], deletes: list[dict[str, Any]] | None = None,
                  total: int | None = None, workspace: str = "ws-eu") -> dict[str, Any]:
-    deletes = deletes or []
-    return {
-        "header": {"CustomerCode": "ACME", "FileType": "cc5", "CreateTime": "20261122093000", "ReferenceId": "json-1"},
-        "metadata": {"EntityType": "customer", "WorkspaceId": workspace, "BucketId": "bk-main",
-                     "DatasourceCode": "CRM", "ActionCode": "UPSERT"},
-        "FieldMappings": [{"FieldCode": "customer_code", "Type": "string", "IsKey": True},
-                          {"FieldCode": "name", "Type": "string"}, {"FieldCode": "credit", "Type": "number"},
-                          {"FieldCode": "tags", "Type": "array"}],
-        "data": rows, "delete": deletes,
-        "footer": {"total": len(rows) + len(deletes) if total is None else total},
-    }
+    return import_data_body(rows, deletes, total=total, workspace=workspace)
 
 
 def test_import_data_is_applied_by_the_same_engine(svc: Any, client: TestClient) -> None:
@@ -190,12 +182,131 @@ def test_import_data_is_applied_by_the_same_engine(svc: Any, client: TestClient)
     assert [(r["line"], r["customer_code"]) for r in rejected] == [("6", "J2")]  # data[1] is line 6
     assert rejected[0]["error"].startswith("INVALID_NUMBER")
 
-    failed = _ok(client.post("/appfile/file/import/data", json=_import_data(rows, total=9), headers=bearer("key-all")))
+    answer = client.post("/appfile/file/import/data", json=_import_data(rows, total=9), headers=bearer("key-all"))
+    assert answer.status_code == 200 and answer.json()["IsSuccess"] is False
+    assert answer.json()["ResponseStatus"]["ErrorCode"] == "FOOTER_COUNT_MISMATCH"
+    failed = answer.json()["Data"]
     assert failed["File"]["Status"] == "FAILED" and failed["File"]["FailureCode"] == "FOOTER_COUNT_MISMATCH"
     assert failed["File"]["SuccessfulCount"] == 0
 
     other = client.post("/appfile/file/import/data", json=_import_data(rows, workspace="ws-b"), headers=bearer("key-a"))
     assert other.status_code == 404
-    invalid = client.post("/appfile/file/import/data", json={"header": {}}, headers=bearer("key-all"))
+    invalid = client.post("/appfile/file/import/data", json={"ImportData": {"header": {}}}, headers=bearer("key-all"))
     assert invalid.status_code == 400
-    assert "metadata" in {e["FieldName"] for e in invalid.json()["ResponseStatus"]["Errors"]}
+    assert "ImportData.header.metadata" in {e["FieldName"] for e in invalid.json()["ResponseStatus"]["Errors"]}
+
+
+def test_x_api_key_and_override_headers(svc: Any, client: TestClient, tmp_path: Path) -> None:
+    path = make_cc5(tmp_path, rows=3, workspace="ws-a")
+    headers = {"x-api-key": "key-a", "X-Param-Override-WorkspaceId": "ws-a", "X-Param-Override-BucketId": "bk-hdr"}
+    answer = client.post("/appfile/file/path", json={"EntityType": "customer", "FileName": path.name,
+                                                     "WorkspaceId": "ws-b", "BucketId": "bk-body"}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    file = answer.json()["Data"]["File"]
+    assert (file["WorkspaceId"], file["BucketId"]) == ("ws-a", "bk-hdr")  # the headers win over the body
+    bad = client.post("/appfile/file/path", json={"EntityType": "customer", "FileName": path.name, "BucketId": "b"},
+                      headers={"x-api-key": "key-a", "X-Param-Override-WorkspaceId": "../x"})
+    assert bad.status_code == 400
+    assert client.get(f"/appfile/file/{file['FileId']}", headers={"x-api-key": "nope"}).status_code == 401
+    listed = client.post("/appfile/file/list", headers={"x-api-key": "key-all", "X-Param-Override-WorkspaceId": "ws-a"})
+    assert [f["FileId"] for f in listed.json()["Data"]["Files"]] == [file["FileId"]]
+
+
+def test_a_sync_import_that_fails_answers_is_success_false(client: TestClient, tmp_path: Path) -> None:
+    path = make_cc5(tmp_path, rows=3, footer=7)
+    data = portal_upload(client, path)
+    answer = _import(client, data)
+    body = answer.json()
+    assert answer.status_code == 200 and body["IsSuccess"] is False
+    assert body["ResponseStatus"]["ErrorCode"] == "FOOTER_COUNT_MISMATCH"
+    assert body["Data"]["File"]["Status"] == "FAILED" and body["Data"]["FileId"] == data["FileId"]
+    # A status look-up of that file is a successful call about a FAILED file.
+    looked_up = client.get(f"/appfile/file/{data['FileId']}", headers=bearer("key-all")).json()
+    assert looked_up["IsSuccess"] is True and looked_up["Data"]["File"]["Status"] == "FAILED"
+
+
+# The example body of the portal's api-import-data.md, verbatim.
+DOC_EXAMPLE = json.loads("""
+{
+  "ImportData": {
+    "header": {
+      "customer": "CustomerName",
+      "fileType": "FileType",
+      "metadata": {
+        "keys": ["pkfield1"],
+        "entityType": "EntityType",
+        "workspaceId": "WorkspaceID",
+        "bucketId": "BucketID",
+        "dataSource": "DataSource",
+        "fileCreateTime": "FileCreateTime",
+        "flowType": "FlowType"
+      },
+      "FieldMappings": {
+        "pkfield1": {
+          "code": "pkfield1",
+          "name": "pk",
+          "type": "string"
+        },
+        "field2": {
+          "code": "field2",
+          "name": "Name1",
+          "type": "string",
+          "dictionary": {
+            "key1": "value1",
+            "key2": "value2"
+          }
+        }
+      }
+    },
+    "data": [
+      {
+        "pkfield1": "value1",
+        "field2": "value2"
+      }
+    ],
+    "delete": [
+      {
+        "pkfield1": "value1"
+      }
+    ],
+    "footer": {
+      "total": 10
+    },
+    "InstanceId": "InstanceID"
+  }
+}
+""")
+
+
+def test_the_documented_import_data_example_is_accepted(client: TestClient) -> None:
+    answer = client.post("/appfile/file/import/data", json=DOC_EXAMPLE, headers={"x-api-key": "key-all"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert {"ActionId", "File"} <= set(body["Data"])
+    assert {"FileId", "FilePath", "Url"} <= set(body["Data"]["File"])
+    assert body["Data"]["File"]["WorkspaceId"] == "WorkspaceID" and body["Data"]["File"]["FileName"] == "InstanceID.cc5txt"
+    # The example's own values are not a valid file (fileType "FileType", footer 10 for 2 rows): the
+    # import runs and ends FAILED, said in the envelope; the shape itself is accepted.
+    assert body["IsSuccess"] is False and body["ResponseStatus"]["ErrorCode"] == "BAD_HEADER"
+
+
+def test_import_data_dictionary_lowercase_mappings_and_download_url(svc: Any, client: TestClient) -> None:
+    body = import_data_body([{"customer_code": "D1", "name": "key1"}, {"customer_code": "D2", "name": "other"}],
+                            name={"dictionary": {"key1": "mapped one"}})
+    body["ImportData"]["header"]["fieldMappings"] = body["ImportData"]["header"].pop("FieldMappings")
+    answer = client.post("/appfile/file/import/data", json=body, headers={"x-api-key": "key-all"})
+    assert answer.status_code == 200 and answer.json()["IsSuccess"] is True, answer.text
+    table = svc.store.read_table("ws-eu", "customer").df().set_index("customer_code")
+    assert table.loc["D1", "name"] == "mapped one" and table.loc["D2", "name"] == "other"
+    url = answer.json()["Data"]["File"]["Url"]
+    import httpx
+    assert httpx.get(url, timeout=30).text.splitlines()[4] == "10|D1|mapped one|||"
+
+
+def test_openapi_names_each_api_key_header(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["x-api-key"] == {**schemes["x-api-key"], "type": "apiKey", "in": "header", "name": "x-api-key"}
+    assert schemes["u21-key"]["name"] == "u21-key"
+    assert {"x-api-key": []} in spec["paths"]["/appfile/file/list"]["post"]["security"]
+    assert spec["paths"]["/v1/imports/list"]["post"]["security"] == [{"u21-key": []}]

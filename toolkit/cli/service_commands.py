@@ -21,7 +21,7 @@ def serve(
     config: Annotated[Optional[Path], typer.Option(
         help="TOML or JSON config file (settings and an api_keys table)")] = None,
     max_file_bytes: Annotated[Optional[int], typer.Option(help="Largest accepted file (default 300000000)")] = None,
-    url_expiry: Annotated[Optional[int], typer.Option(help="Upload URL lifetime in seconds (default 3600)")] = None,
+    url_expiry: Annotated[Optional[int], typer.Option(help="Upload URL lifetime in seconds (default 900)")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Import threads (default 2)")] = None,
 ) -> None:
     """Run the import service (portal and imports APIs) until Ctrl-C.

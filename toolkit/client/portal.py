@@ -1,5 +1,6 @@
-"""The portal API (``Authorization: Bearer``, PascalCase, the ``IsSuccess``
-envelope, a signed PUT URL, an explicit import trigger).
+"""The portal API (``x-api-key``, PascalCase, the ``IsSuccess`` envelope, a
+signed PUT URL, an explicit import trigger whose FAILED end answers
+``IsSuccess: false`` with the file in ``Data``).
 
     >>> import httpx
     >>> from toolkit.client.http import HttpSender
@@ -39,6 +40,29 @@ _OPTION_NAMES = {
 }
 
 
+def _failed_import(response: httpx.Response) -> ImportRecord | None:
+    """The record of a synchronous import that ended FAILED (``IsSuccess`` false
+    on HTTP 200, the file in ``Data``), else None.
+
+    >>> body = {"IsSuccess": False, "ResponseStatus": {"ErrorCode": "BAD_HEADER"},
+    ...         "Data": {"File": {"FileId": "f_1", "Status": "FAILED", "FailureCode": "BAD_HEADER"}}}
+    >>> _failed_import(httpx.Response(200, json=body)).failure_code
+    'BAD_HEADER'
+    """
+    if not response.is_success:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("IsSuccess") is not False:
+        return None
+    data = body.get("Data")
+    if isinstance(data, dict) and isinstance(data.get("File"), dict) and data["File"].get("Status") == "FAILED":
+        return record_from_portal(data["File"])
+    return None
+
+
 def _file_of(data: Any, *, what: str) -> ImportRecord:
     if not isinstance(data, dict) or not isinstance(data.get("File"), dict):
         raise ApiError(f"{what} failed: the answer has no File record: {data!r:.200}")
@@ -58,7 +82,7 @@ class PortalApi(ApiBackend):
     )
 
     def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"}
+        return {"x-api-key": self.api_key}
 
     def parse(self, response: httpx.Response, *, what: str) -> Any:
         return portal_data(response, what=what)
@@ -127,6 +151,9 @@ class PortalApi(ApiBackend):
         outcome = self.trigger_once_accepted(file_id, send, what=what)
         if isinstance(outcome, ImportRecord):
             return outcome
+        failed = _failed_import(outcome)
+        if failed is not None:
+            return failed
         try:
             return _file_of(self.parse(outcome, what=what), what=what)
         except ConflictError:

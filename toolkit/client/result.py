@@ -50,6 +50,7 @@ RECORD_COLUMNS: dict[str, str] = {
     "entity_type": "string",
     "status": "string",
     "failure_code": "string",
+    "failure_detail": "string",
     "successful_count": "Int64",
     "failure_count": "Int64",
     "size": "Int64",
@@ -67,6 +68,8 @@ _FAILURE_HINTS: dict[str, str] = {
     "SCHEMA_MISMATCH": "the file's keys or field types disagree with the data already imported",
     "STORAGE_ERROR": "the service could not read or write storage",
     "INTERNAL_ERROR": "the service failed unexpectedly",
+    "EMPTY_UPLOAD": "the uploaded object is empty; upload with Content-Type: application/octet-stream",
+    "TOO_MANY_ATTEMPTS": "the service stopped or crashed during every attempt to import the file",
 }
 
 
@@ -92,6 +95,9 @@ class ImportRecord:
     failure_code: str | None = None
     size: int | None = None
     file_path: str | None = None
+    # The service's precise failure code: the portal's FailureCode; on the imports
+    # API, whose failure_code is one of four documented values, its failure_detail.
+    failure_detail: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -156,6 +162,7 @@ def _record(raw: Mapping[str, Any], names: Mapping[str, str]) -> ImportRecord:
         failure_code=_text(get("failure_code")),
         size=None if size in (None, "") else _count(size, names["size"], file_id),
         file_path=_text(get("file_path")),
+        failure_detail=_text(get("failure_detail")),
         raw=dict(raw),
     )
 
@@ -175,6 +182,7 @@ _PORTAL_NAMES = {
     "failure_code": "FailureCode",
     "size": "Size",
     "file_path": "FilePath",
+    "failure_detail": "FailureCode",  # the portal's codes are the precise ones
 }
 _IMPORTS_NAMES = {name: name for name in _PORTAL_NAMES}
 
@@ -280,9 +288,12 @@ def describe_failure(record: ImportRecord) -> str:
     name = f"{record.file_name} (file {record.file_id})" if record.file_name else f"file {record.file_id}"
     if record.status == "DELETED":
         return f"Import of {name} ended DELETED: the file was deleted before it finished"
+    precise = record.failure_detail or record.failure_code
     code = record.failure_code or "no failure code"
-    hint = _FAILURE_HINTS.get(record.failure_code or "")
-    if hint is None and record.failure_code:
+    if precise and precise != record.failure_code:
+        code = f"{code} ({precise})"
+    hint = _FAILURE_HINTS.get(precise or "")
+    if hint is None and precise:
         hint = "the file has file-level errors (run `toolkit validate` on it for lines and fields)"
     return f"Import of {name} {record.status} with {code}" + (f": {hint}" if hint else "")
 

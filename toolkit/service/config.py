@@ -13,7 +13,8 @@ Environment variables (all optional): ``TOOLKIT_STORE``, ``TOOLKIT_HOST``,
 ``TOOLKIT_S3_SECRET_ACCESS_KEY``, ``TOOLKIT_MAX_FILE_BYTES``,
 ``TOOLKIT_URL_EXPIRY_SECONDS``, ``TOOLKIT_UPLOAD_GRACE_SECONDS``,
 ``TOOLKIT_WORKERS``, ``TOOLKIT_PLAN_PROCESS_MIN_BYTES``,
-``TOOLKIT_PLANNER_MEMORY_LIMIT``, ``TOOLKIT_API_KEYS`` (JSON) and ``TOOLKIT_SERVICE_CONFIG``
+``TOOLKIT_PLANNER_MEMORY_LIMIT``, ``TOOLKIT_S3_POST_SIGNATURE``,
+``TOOLKIT_BODY_READ_TIMEOUT_SECONDS``, ``TOOLKIT_MAX_ATTEMPTS``, ``TOOLKIT_API_KEYS`` (JSON) and ``TOOLKIT_SERVICE_CONFIG``
 (path of a TOML or JSON config file using the same names in lower case
 without the prefix, plus an ``[api_keys]`` table).
 """
@@ -38,6 +39,7 @@ __all__ = [
     "load_config",
     "parse_api_keys",
     "WORKSPACE_PATTERN",
+    "WORKSPACE_RE",
     "DEFAULT_MAX_FILE_BYTES",
 ]
 
@@ -45,7 +47,7 @@ DEFAULT_MAX_FILE_BYTES = 300_000_000
 DEFAULT_PLAN_PROCESS_MIN_BYTES = 8_000_000
 # Workspace ids end up in S3 keys and table names: keep them to a safe alphabet.
 WORKSPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
-_WORKSPACE_RE = re.compile(WORKSPACE_PATTERN)
+WORKSPACE_RE = re.compile(WORKSPACE_PATTERN)
 _ALL = "*"
 
 
@@ -100,7 +102,8 @@ class ServiceConfig:
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    url_expiry_seconds: int = 3600
+    # The portal's data-sync-file-upload page: a signed URL is valid for 15 minutes.
+    url_expiry_seconds: int = 900
     # An upload that started before expiry may finish after it; and clocks drift.
     upload_grace_seconds: float = 300.0
     workers: int = 2
@@ -113,6 +116,14 @@ class ServiceConfig:
     # a 3M-row file plans in the same time as without a limit, in 690 MB
     # instead of 1.1 GB.
     planner_memory_limit: str = "512MB"
+    # Pre-signed POST form of the imports API: "s3" gives the documented fields
+    # (AWSAccessKeyId, key, policy, signature); "s3v4" gives SigV4's.
+    s3_post_signature: str = "s3"
+    # Seconds a request body may take between two received parts (slow clients).
+    body_read_timeout_seconds: float = 30.0
+    # Imports of a file that crashed or exhausted the service: after this many
+    # started attempts it ends FAILED with TOO_MANY_ATTEMPTS.
+    max_attempts: int = 3
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
 
     def validate(self) -> "ServiceConfig":
@@ -129,6 +140,9 @@ class ServiceConfig:
             ("plan_process_min_bytes", self.plan_process_min_bytes >= 0, "must not be negative"),
             ("planner_memory_limit", bool(re.fullmatch(r"[0-9]+(\.[0-9]+)? ?([KMGT]i?B)", self.planner_memory_limit,
                                                        re.IGNORECASE)), "must be a size such as 512MB or 2GB"),
+            ("s3_post_signature", self.s3_post_signature in ("s3", "s3v4"), "must be s3 or s3v4"),
+            ("body_read_timeout_seconds", self.body_read_timeout_seconds > 0, "must be positive"),
+            ("max_attempts", 1 <= self.max_attempts <= 100, "must be between 1 and 100"),
             ("s3_bucket", bool(re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", self.s3_bucket)),
              "is not a valid S3 bucket name"),
         ]
@@ -170,7 +184,7 @@ def parse_api_keys(value: Any, *, source: str = "api_keys") -> dict[str, ApiKey]
             if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
                 raise ConfigError(f"{source}: key {key[:4]}…: {part} must be a list of strings")
             for item in items:
-                if item != _ALL and not _WORKSPACE_RE.match(item):
+                if item != _ALL and not WORKSPACE_RE.match(item):
                     raise ConfigError(f"{source}: key {key[:4]}…: {part} entry {item!r} is not a valid workspace id")
             scope.update(items)
         if not scope:
@@ -183,7 +197,8 @@ _FIELDS = {f.name: f for f in dataclasses.fields(ServiceConfig)}
 _CASTS: dict[str, type] = {"port": int, "max_file_bytes": int, "url_expiry_seconds": int,
                            "upload_grace_seconds": float, "workers": int,
                            "watch_interval_seconds": float, "max_findings_per_file": int,
-                           "plan_process_min_bytes": int}
+                           "plan_process_min_bytes": int, "body_read_timeout_seconds": float,
+                           "max_attempts": int}
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:

@@ -21,8 +21,8 @@ from typing import Any
 
 from toolkit.errors import ApiError, AuthenticationError, ConflictError, NotFoundError
 from toolkit.service.config import ApiKey, ServiceConfig
-from toolkit.service.import_data import ImportData, to_cc5_text
-from toolkit.service.processing import Processor
+from toolkit.service.import_data import ImportDataDoc, to_cc5_text
+from toolkit.service.processing import Interrupted, Processor
 from toolkit.service.records import (
     ADDED, DELETED, FAILED, FINISHED, PENDING_UPLOAD, PROCESSING, QUEUED, FileQuery, FileRecord,
 )
@@ -32,6 +32,8 @@ from toolkit.service.store import Store
 __all__ = ["ImportService"]
 
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+# How often a synchronous import waiting for earlier files of its workspace looks again.
+_ORDER_POLL_SECONDS = 0.05
 log = logging.getLogger("toolkit.service")
 
 
@@ -119,6 +121,14 @@ class ImportService:
         self.store.create_file(record)
         return record, upload
 
+    def download_url(self, record: FileRecord) -> str | None:
+        """A signed URL to download the file's object (None if signing fails)."""
+        try:
+            return self.storage.presigned_get(record.object_key, expires_in=self.config.url_expiry_seconds)
+        except Exception:  # noqa: BLE001 - signing is local; the answer just lacks the URL
+            log.exception("signing a download URL failed")
+            return None
+
     def poll_uploads(self) -> int:
         """One pass of the upload watcher; returns how many files changed.
 
@@ -179,12 +189,10 @@ class ImportService:
             changes["action_id"] = action_id
         if description:
             changes["description"] = description
-        if wait:
-            changes.update(process_start_time=self.clock(), attempts=record.attempts + 1)
-        else:
-            changes["queued_at"] = self.clock()
-        updated = self.store.transition(file_id, from_statuses=(PENDING_UPLOAD, ADDED),
-                                        to_status=PROCESSING if wait else QUEUED, **changes)
+        # Both kinds join the queue, so files of a workspace apply in trigger order.
+        changes["queued_at"] = self.clock()
+        updated = self.store.transition(file_id, from_statuses=(PENDING_UPLOAD, ADDED), to_status=QUEUED,
+                                        **changes)
         if updated is None:  # someone else moved it meanwhile
             current = self.get(key, file_id)
             raise ConflictError(f"File {file_id} is {current.status}: its import was already triggered",
@@ -192,31 +200,62 @@ class ImportService:
         if not wait:
             self.on_queued()
             return updated
-        return self.processor.run(updated)
+        return self._run_in_order(updated)
 
-    def import_data(self, key: ApiKey, doc: ImportData) -> FileRecord:
-        """Import the JSON form of a cc5 file now (same engine, same records)."""
-        workspace = doc.metadata.WorkspaceId
+    def _run_in_order(self, record: FileRecord) -> FileRecord:
+        """Run a QUEUED file in this thread once every file of its workspace
+        queued before it has ended (or let the worker run it, if it claims it
+        first); returns the ended record."""
+        while True:
+            current = self.store.get_file(record.file_id) or record
+            if current.status not in (QUEUED, PROCESSING):
+                return current
+            if current.status == QUEUED and not self._earlier_work(current):
+                claimed = self.store.transition(
+                    record.file_id, from_statuses=(QUEUED,), to_status=PROCESSING,
+                    process_start_time=self.clock(), attempts=current.attempts + 1)
+                if claimed is not None:
+                    return self.processor.run(claimed)
+            if self.processor.stopping:
+                raise Interrupted("the service is stopping")
+            time.sleep(_ORDER_POLL_SECONDS)
+
+    def _earlier_work(self, record: FileRecord) -> bool:
+        """Whether a file of the same workspace is PROCESSING, or QUEUED before ``record``."""
+        _, busy = self.store.list_files(FileQuery(workspaces=[record.workspace_id],
+                                                  statuses=[QUEUED, PROCESSING], limit=1000))
+        mine = (record.queued_at or 0.0, record.date_created, record.file_id)
+        return any(other.file_id != record.file_id and (
+            other.status == PROCESSING or (other.queued_at or 0.0, other.date_created, other.file_id) < mine)
+            for other in busy)
+
+    def import_data(self, key: ApiKey, doc: ImportDataDoc, *, workspace_id: str | None = None,
+                    bucket_id: str | None = None) -> FileRecord:
+        """Import the JSON form of a cc5 file now (same engine, same records).
+        ``workspace_id``/``bucket_id`` (the override headers) win over the metadata's."""
+        meta = doc.header.metadata
+        workspace = workspace_id or meta.workspaceId
         self._require_workspace(key, workspace)
-        # The reference id names the file (and its S3 key): keep it to safe characters.
-        reference = doc.header.ReferenceId
+        # The instance id names the file (and its S3 key): keep it to safe characters.
+        reference = doc.InstanceId
         if "/" in reference or "\\" in reference:  # a path, not a name: don't half-keep it
             reference = ""
         reference = _UNSAFE_NAME_CHARS.sub("_", reference)[:200].strip("._")
         name = f"{reference or 'import-data'}.cc5txt"
-        body = to_cc5_text(doc).encode("utf-8")
         now = self.clock()
+        created = time.strftime("%Y%m%d%H%M%S", time.gmtime(now))
+        body = to_cc5_text(doc, workspace_id=workspace, bucket_id=bucket_id, create_time=created).encode("utf-8")
         record = FileRecord.new(api="data", workspace_id=workspace, file_name=name,
-                                bucket=self.storage.bucket, now=now, status=PROCESSING,
-                                entity_type=doc.metadata.EntityType, bucket_id=doc.metadata.BucketId,
-                                size=len(body), uploaded_at=now, process_start_time=now, attempts=1)
+                                bucket=self.storage.bucket, now=now, status=QUEUED, queued_at=now,
+                                entity_type=meta.entityType, bucket_id=bucket_id or meta.bucketId,
+                                size=len(body), uploaded_at=now)
         try:
             self.storage.put_bytes(record.object_key, body, content_type="text/plain; charset=utf-8")
         except StorageError as exc:
             log.error("ImportData upload failed: %s", exc)
             raise _internal("Cannot store the data in S3; try again later") from None
         self.store.create_file(record)
-        return self.processor.run(record)
+        return self._run_in_order(record)
 
     # -- deletion and rejected rows -----------------------------------------
     def delete(self, key: ApiKey, file_id: str) -> FileRecord:

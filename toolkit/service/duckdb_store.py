@@ -20,6 +20,7 @@ process must be the database's only writer (DuckDB enforces that).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import threading
@@ -319,17 +320,25 @@ class DuckDBStore:
     # -- imported data -----------------------------------------------------
     @staticmethod
     def table_name(workspace_id: str, entity_type: str) -> str:
-        """The SQL name of the table holding ``entity_type`` rows of ``workspace_id``."""
-        return f"data.{quote_ident(f'{workspace_id}/{entity_type}')}"
+        """The SQL name of the table holding ``entity_type`` rows of ``workspace_id``.
+
+        Ids are case-sensitive but DuckDB's names are not: a name with
+        capitals gets a suffix from its exact spelling, so ``WS-A`` and
+        ``ws-a`` (or ``Customer`` and ``customer``) get tables of their own.
+
+        >>> DuckDBStore.table_name("WS-A", "customer")
+        'data."WS-A/customer~9f1d28df"'
+        """
+        return f"data.{quote_ident(_raw_table_name(workspace_id, entity_type))}"
 
     def read_table(self, workspace_id: str, entity_type: str) -> duckdb.DuckDBPyRelation | None:
         """The imported rows (a relation on this thread's cursor), or None if never imported."""
         cur = self._cursor()
         found = cur.execute(
-            "SELECT 1 FROM data_tables WHERE workspace_id = ? AND entity_type = ?",
+            "SELECT table_name FROM data_tables WHERE workspace_id = ? AND entity_type = ?",
             [workspace_id, entity_type],
         ).fetchall()  # fetchall: DuckDB 2 refuses relations while a result is unfinished
-        return cur.sql(f"SELECT * FROM {self.table_name(workspace_id, entity_type)}") if found else None
+        return cur.sql(f"SELECT * FROM {found[0][0]}") if found else None
 
     @contextmanager
     def _table_lock(self, workspace_id: str, entity_type: str) -> Iterator[None]:
@@ -348,9 +357,11 @@ class DuckDBStore:
         fields = [(f.code, f.duckdb_type) for f in plan.fields]
         keys = list(plan.keys)
         row = con.execute(
-            "SELECT key_fields FROM data_tables WHERE workspace_id = ? AND entity_type = ?", [ws, entity]
+            "SELECT key_fields, table_name FROM data_tables WHERE workspace_id = ? AND entity_type = ?", [ws, entity]
         ).fetchall()
         row = row[0] if row else None
+        if row is not None:
+            table = row[1]  # as created (an older store may have named it otherwise)
         if row is None:
             columns = ", ".join(f"{quote_ident(code)} {sql_type}" for code, sql_type in fields)
             con.execute(f"CREATE TABLE {table} ({columns})")
@@ -366,7 +377,7 @@ class DuckDBStore:
             name.lower(): (name, data_type)
             for name, data_type in con.execute(
                 "SELECT column_name, data_type FROM duckdb_columns() "
-                "WHERE schema_name = 'data' AND table_name = ?", [f"{ws}/{entity}"]
+                "WHERE schema_name = 'data' AND table_name = ?", [_unquoted(table)]
             ).fetchall()
         }
         for code, sql_type in fields:
@@ -439,6 +450,18 @@ class DuckDBStore:
         if not self._closed:
             self._closed = True
             self._db.close()
+
+
+def _raw_table_name(workspace_id: str, entity_type: str) -> str:
+    name = f"{workspace_id}/{entity_type}"
+    if name == name.lower():
+        return name
+    return f"{name}~{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def _unquoted(table: str) -> str:
+    """``data."a""b"`` -> ``a"b``."""
+    return table.removeprefix("data.")[1:-1].replace('""', '"')
 
 
 def _end_processing(con: duckdb.DuckDBPyConnection, file_id: str, sets: str, params: list[Any]) -> tuple[Any, ...]:

@@ -12,6 +12,7 @@ the portal's envelope.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from toolkit.errors import ApiError
 from toolkit.service import imports_models, portal_models
 
-__all__ = ["install_error_handlers", "error_response", "api_of"]
+__all__ = ["install_error_handlers", "error_response", "api_of", "presented_key"]
 
 log = logging.getLogger("toolkit.service")
 
@@ -85,10 +86,21 @@ def _unauthorized(request: Request) -> JSONResponse | None:
 
 
 def _presented_key(request: Request) -> str | None:
-    """The API key the request carries, in its API's header."""
-    if api_of(request.url.path) == "imports":
-        return request.headers.get("u21-key") or None
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return presented_key(request.url.path, request.headers)
+
+
+def presented_key(path: str, headers: Mapping[str, str]) -> str | None:
+    """The API key a request to ``path`` carries in its API's header
+    (imports: ``u21-key``; portal: ``x-api-key``, else ``Authorization: Bearer``).
+
+    >>> presented_key("/appfile/file/list", {"x-api-key": "k"}), presented_key("/v1/imports/list", {"x-api-key": "k"})
+    ('k', None)
+    """
+    if api_of(path) == "imports":
+        return headers.get("u21-key") or None
+    if headers.get("x-api-key"):
+        return headers["x-api-key"]
+    scheme, _, token = headers.get("authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 

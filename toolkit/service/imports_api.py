@@ -24,7 +24,7 @@ from toolkit.service.records import FileQuery
 
 __all__ = ["router"]
 
-_key_header = APIKeyHeader(name="u21-key", auto_error=False, description="The API key")
+_key_header = APIKeyHeader(name="u21-key", scheme_name="u21-key", auto_error=False, description="The API key")
 _ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ImportsError} for status in (400, 401, 404, 409, 500)}
 _CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
               "description": "line,error,<fields...> of the rejected rows"}, **_ERRORS}

@@ -16,6 +16,7 @@ from toolkit.service.records import STATUSES, FileRecord
 from toolkit.service.wire_types import JsonInt, JsonNumber, Status
 
 __all__ = [
+    "FAILURE_CODES", "imports_failure_code",
     "ErrorDetail", "ErrorBody", "ImportsError", "ImportRecord", "CreateUploadRequest",
     "CreateUploadResponse", "ListRequest", "ListResponse", "import_record", "error_body",
 ]
@@ -43,6 +44,28 @@ class ImportsError(BaseModel):
     error: ErrorBody
 
 
+# The imports API's documented failure codes, and which internal code maps to
+# which (docs/api.md has the table); anything not named here is "unknown".
+FAILURE_CODES = ("unparseable_file", "invalid_schema", "stream_not_configured", "unknown")
+_FAILURE_CODE_OF = {
+    **dict.fromkeys(("EMPTY_FILE", "NOT_UTF8", "MISSING_HEADER", "BAD_HEADER", "MISSING_FOOTER",
+                     "FOOTER_COUNT_MISMATCH", "CONTENT_AFTER_FOOTER", "FILE_TOO_LARGE", "EMPTY_UPLOAD"),
+                    "unparseable_file"),
+    **dict.fromkeys(("MISSING_METADATA", "MISSING_KEYS", "MISSING_FIELDS", "UNKNOWN_TYPE", "DUPLICATE_FIELD",
+                     "KEY_NOT_IN_FIELDS", "SCHEMA_MISMATCH"), "invalid_schema"),
+    "WORKSPACE_MISMATCH": "stream_not_configured",
+}
+
+
+def imports_failure_code(code: str | None) -> str | None:
+    """The imports API's ``failure_code`` for an internal failure code.
+
+    >>> imports_failure_code("FOOTER_COUNT_MISMATCH"), imports_failure_code("STORAGE_ERROR")
+    ('unparseable_file', 'unknown')
+    """
+    return None if code is None else _FAILURE_CODE_OF.get(code, "unknown")
+
+
 def _ms(ts: float | None) -> float | None:
     return None if ts is None else round(ts, 3)
 
@@ -61,7 +84,8 @@ class ImportRecord(BaseModel):
     successful_count: int
     failure_count: int
     status: str = Field(json_schema_extra={"enum": list(STATUSES)})
-    failure_code: str | None
+    failure_code: str | None = Field(json_schema_extra={"enum": [*FAILURE_CODES, None]})
+    failure_detail: str | None = Field(description="the service's precise failure code (docs/api.md)")
     failure_message: str | None
     size: int | None
 
@@ -113,7 +137,8 @@ def import_record(record: FileRecord) -> ImportRecord:
         stream_name=record.workspace_id, entity_type=record.entity_type or None,
         date_created=_ms(record.date_created) or 0.0, process_start_time=_ms(record.process_start_time),
         process_end_time=_ms(record.process_end_time), successful_count=record.successful_count,
-        failure_count=record.failure_count, status=record.status, failure_code=record.failure_code,
+        failure_count=record.failure_count, status=record.status,
+        failure_code=imports_failure_code(record.failure_code), failure_detail=record.failure_code,
         failure_message=record.failure_message, size=record.size,
     )
 

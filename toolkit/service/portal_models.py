@@ -89,6 +89,7 @@ class PortalFile(BaseModel):
     ProcessStartTime: str | None
     ProcessEndTime: str | None
     StreamName: str
+    Url: str | None = Field(default=None, description="Import Data: a signed URL to download the cc5 file")
 
 
 class FileData(BaseModel):
@@ -117,6 +118,7 @@ class _Request(BaseModel):
 class FilePathRequest(_Request):
     """Body of POST /appfile/file/path."""
 
+    # The X-Param-Override-WorkspaceId / -BucketId headers, when sent, win over these.
     WorkspaceId: str = Field(pattern=WORKSPACE_PATTERN)
     BucketId: str = Field(min_length=1, max_length=200)
     EntityType: str = Field(min_length=1, max_length=200)
@@ -150,8 +152,8 @@ class FileListRequest(_Request):
     Limit: JsonInt = Field(default=1000, ge=1, le=1000)
 
 
-def portal_file(record: FileRecord) -> PortalFile:
-    """A record in the portal's shape."""
+def portal_file(record: FileRecord, *, url: str | None = None) -> PortalFile:
+    """A record in the portal's shape (``url``: where to download its file)."""
     return PortalFile(
         FileId=record.file_id, FileName=record.file_name, FileType=record.file_type,
         WorkspaceId=record.workspace_id, BucketId=record.bucket_id, EntityType=record.entity_type,
@@ -160,7 +162,7 @@ def portal_file(record: FileRecord) -> PortalFile:
         Status=record.status, FailureCode=record.failure_code, FailureMessage=record.failure_message,
         SuccessfulCount=record.successful_count, FailureCount=record.failure_count, Size=record.size,
         DateCreated=iso_utc(record.date_created) or "", ProcessStartTime=iso_utc(record.process_start_time),
-        ProcessEndTime=iso_utc(record.process_end_time), StreamName=record.workspace_id,
+        ProcessEndTime=iso_utc(record.process_end_time), StreamName=record.workspace_id, Url=url,
     )
 
 

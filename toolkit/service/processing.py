@@ -45,6 +45,16 @@ class _Failure(Exception):
         self.failure_count = failure_count
 
 
+def _empty_upload_message(info: Any) -> str:
+    """Why an uploaded object has 0 bytes, as far as its Content-Type tells."""
+    message = "the uploaded object is empty (0 bytes)"
+    if (info.content_type or "").startswith("application/x-www-form-urlencoded"):
+        message += (": it was sent with Content-Type application/x-www-form-urlencoded (curl --data-binary's "
+                    "default), which some S3 stores keep as 0 bytes; upload again with "
+                    "Content-Type: application/octet-stream")
+    return message
+
+
 def _describe(finding: Any) -> str:
     where = f"line {finding.line}" if getattr(finding, "line", None) else ""
     field = getattr(finding, "field", None)
@@ -184,6 +194,8 @@ class Processor:
         if record.size is None:  # imported before the upload watcher saw the object
             self.store.transition(record.file_id, from_statuses=(PROCESSING,), to_status=PROCESSING,
                                   size=info.size, uploaded_at=info.last_modified)
+        if info.size == 0:
+            raise _Failure("EMPTY_UPLOAD", _empty_upload_message(info))
         if info.size > limit:
             raise _Failure("FILE_TOO_LARGE", f"the file has {info.size} bytes; the limit is {limit}")
         if record.expires_at is not None and info.last_modified > record.expires_at + self.config.upload_grace_seconds:
@@ -207,8 +219,12 @@ class Processor:
         try:
             report = plan.report
             record = record.replace(entity_type=plan.entity_type or record.entity_type)
-            rejected_key = self._store_rejected(record, report, tmp)
             not_applied = int(report.data_rows) + int(report.delete_rows)
+            try:
+                rejected_key = self._store_rejected(record, report, tmp)
+            except _Failure as failure:  # the file was read: its rows count as not applied
+                failure.report, failure.failure_count = report, not_applied
+                return self._fail(record, failure, con)
             if not report.importable:
                 first = report.file_errors[0]
                 failure = _Failure(first.code, _describe(first), report=report, failure_count=not_applied)

@@ -42,7 +42,7 @@ class Service:
         self.storage = ObjectStorage(
             bucket=config.s3_bucket, endpoint=config.s3_endpoint, region=config.s3_region,
             access_key_id=config.s3_access_key_id, secret_access_key=config.s3_secret_access_key,
-            public_endpoint=config.s3_public_endpoint,
+            public_endpoint=config.s3_public_endpoint, post_signature=config.s3_post_signature,
         )
         self.storage.ensure_bucket()
         self.store = DuckDBStore(config.store, background_priority=True)

@@ -1,4 +1,6 @@
-"""S3 object storage through boto3: SigV4 pre-signed PUT and POST, head,
+"""S3 object storage through boto3: SigV4 pre-signed PUT and GET, pre-signed
+POST (by default signed as the imports API documents it: ``AWSAccessKeyId``,
+``key``, ``policy``, ``signature``; SigV4 on request), head,
 streamed download, small puts, deletes. Works with AWS or any S3-compatible
 endpoint (moto, MinIO...).
 
@@ -38,13 +40,16 @@ class ObjectTooLarge(StorageError):
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """What HeadObject tells: size in bytes and last-modified as UNIX seconds."""
+    """What HeadObject tells: size in bytes, last-modified as UNIX seconds and
+    the Content-Type the upload was sent with."""
 
     size: int
     last_modified: float
+    content_type: str | None = None
 
 
-def _client(endpoint: str | None, region: str, key_id: str | None, secret: str | None) -> Any:
+def _client(endpoint: str | None, region: str, key_id: str | None, secret: str | None,
+            signature_version: str = "s3v4") -> Any:
     return boto3.session.Session().client(
         "s3",
         endpoint_url=endpoint,
@@ -52,7 +57,7 @@ def _client(endpoint: str | None, region: str, key_id: str | None, secret: str |
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
         config=Config(
-            signature_version="s3v4",
+            signature_version=signature_version,
             # Path style works with every S3-compatible store and with IP endpoints.
             s3={"addressing_style": "path" if endpoint else "auto"},
             retries={"max_attempts": 3, "mode": "standard"},
@@ -74,7 +79,10 @@ class ObjectStorage:
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
         public_endpoint: str | None = None,
+        post_signature: str = "s3",
     ) -> None:
+        """``post_signature``: ``"s3"`` (the documented AWSAccessKeyId/policy/signature
+        form fields) or ``"s3v4"`` (x-amz-credential, x-amz-signature...)."""
         self.bucket = bucket
         self.endpoint = endpoint
         self._s3 = _client(endpoint, region, access_key_id, secret_access_key)
@@ -83,6 +91,8 @@ class ObjectStorage:
             if public_endpoint
             else self._s3
         )
+        self._post_signer = _client(public_endpoint or endpoint, region, access_key_id, secret_access_key,
+                                    signature_version=post_signature)
 
     def ensure_bucket(self) -> None:
         """Create the bucket unless it exists (useful with moto and MinIO)."""
@@ -105,9 +115,16 @@ class ObjectStorage:
             "put_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )
 
+    def presigned_get(self, key: str, *, expires_in: int) -> str:
+        """A SigV4 pre-signed GET URL for ``key``."""
+        return self._signer.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+        )
+
     def presigned_post(self, key: str, *, expires_in: int, max_bytes: int) -> dict[str, Any]:
-        """A SigV4 pre-signed POST: ``{"url", "fields"}``; the policy caps the size."""
-        return self._signer.generate_presigned_post(
+        """A pre-signed POST: ``{"url", "fields"}`` (fields in the order to send
+        them, before ``file``); the policy caps the size."""
+        return self._post_signer.generate_presigned_post(
             self.bucket,
             key,
             Conditions=[["content-length-range", 0, max_bytes]],
@@ -124,7 +141,8 @@ class ObjectStorage:
             raise StorageError(f"S3 HeadObject {key} failed: {exc}") from None
         except BotoCoreError as exc:
             raise StorageError(f"S3 HeadObject {key} failed: {exc}") from None
-        return ObjectInfo(size=int(answer["ContentLength"]), last_modified=answer["LastModified"].timestamp())
+        return ObjectInfo(size=int(answer["ContentLength"]), last_modified=answer["LastModified"].timestamp(),
+                          content_type=answer.get("ContentType"))
 
     def download(self, key: str, dest: Path, *, max_bytes: int) -> int:
         """Stream ``key`` into ``dest``; raises ObjectTooLarge past ``max_bytes``."""

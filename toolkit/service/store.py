@@ -57,10 +57,11 @@ class Store(Protocol):
 
     def claim_next_queued(self, *, now: float) -> FileRecord | None:
         """Atomically move the first QUEUED file (queue order) of a workspace
-        with no file PROCESSING to PROCESSING, and return it."""
+        with no file PROCESSING to PROCESSING, counting the start in
+        ``attempts`` (+1; the worker fails a file past ``max_attempts``), and return it."""
 
     def requeue_interrupted(self) -> int:
-        """Put files left PROCESSING (by a crash or stop) back to QUEUED."""
+        """Put files left PROCESSING (by a crash or stop) back to QUEUED (``attempts`` kept)."""
 
     def files_with_status(self, status: str, *, limit: int = 1000) -> list[FileRecord]:
         """Files in ``status``, oldest first."""

@@ -63,6 +63,16 @@ class Worker:
         record = self.service.store.claim_next_queued(now=self.service.clock())
         if record is None:
             return None
+        limit = self.service.config.max_attempts
+        if record.attempts > limit:
+            # Each earlier attempt ended with the service stopping or crashing:
+            # this file may be what brings it down, so it is not run again.
+            log.error("file %s: started %d times without ending; FAILED TOO_MANY_ATTEMPTS",
+                      record.file_id, record.attempts - 1)
+            return self.service.store.fail_file(
+                record, code="TOO_MANY_ATTEMPTS", now=self.service.clock(),
+                message=f"the import was started {record.attempts - 1} times and never ended (the service "
+                        f"stopped or crashed each time); it is not retried (limit: max_attempts={limit})")
         log.info("importing file %s (%s)", record.file_id, record.file_name)
         return self.service.processor.run(record)
 
