@@ -208,7 +208,8 @@ class DuckDBStore:
 
     def list_files(self, query: FileQuery) -> tuple[int, list[FileRecord]]:
         """(total matching, the requested page newest first)."""
-        where, params = ["TRUE"], []
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
         if query.workspaces is not None:
             where.append("list_contains(?, workspace_id)")
             params.append(list(query.workspaces))
@@ -356,10 +357,10 @@ class DuckDBStore:
         table = self.table_name(ws, entity)
         fields = [(f.code, f.duckdb_type) for f in plan.fields]
         keys = list(plan.keys)
-        row = con.execute(
+        known = con.execute(
             "SELECT key_fields, table_name FROM data_tables WHERE workspace_id = ? AND entity_type = ?", [ws, entity]
         ).fetchall()
-        row = row[0] if row else None
+        row = known[0] if known else None
         if row is not None:
             table = row[1]  # as created (an older store may have named it otherwise)
         if row is None:
