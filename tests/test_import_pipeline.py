@@ -82,7 +82,8 @@ def test_progress_events_follow_every_stage(live_service: Any, tmp_path: Path) -
     assert stages == sorted(stages, key=["validate", "upload", "process"].index), "stages out of order"
     size = path.stat().st_size
     validated = [e for e in events if e.stage == "validate"][-1]
-    assert (validated.done, validated.total, validated.rows) == (size, size, 7)
+    lines = len(path.read_text(encoding="utf-8").splitlines())  # the engine counts every line it read
+    assert (validated.done, validated.total, validated.rows) == (size, size, lines)
     uploaded = [e for e in events if e.stage == "upload"][-1]
     assert (uploaded.done, uploaded.total, uploaded.unit) == (size, size, "B")
     processed = [e for e in events if e.stage == "process"]
@@ -115,3 +116,14 @@ def test_a_report_made_before_is_used_instead_of_validating_again(live_service: 
         assert report.data_rows == 4  # still open: the caller owns it
     assert (result.status, result.successful_count, result.validate_seconds) == ("FINISHED", 4, None)
     assert "validate" not in {e.stage for e in events}
+
+
+def test_a_table_the_writer_refuses_stops_before_any_request(tmp_path: Path) -> None:
+    from toolkit.errors import WriteError
+
+    client, sent = _recording_client("portal")
+    source = tmp_path / "customers.csv"
+    source.write_text("customer_code,name\nC1,Ada\n", encoding="utf-8")
+    with pytest.raises(WriteError, match="code"):
+        client.import_file(source, "ws-eu", entity_type="customer", keys=["code"], bucket_id="bk", progress=False)
+    assert sent == []

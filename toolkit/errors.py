@@ -28,9 +28,8 @@ is a one-line message fit for the CLI and the app.
 Internal control flow, never raised to a caller of the library (so not under
 ``ToolkitError``): ``toolkit.client.http.AmbiguousRequest`` (a trigger's
 answer was lost; the client asks for the status), ``toolkit.client.upload._FileChanged``,
-``toolkit.service.processing.Interrupted`` and ``toolkit.service.processing._Failure``, and
-``toolkit.service.planner.PlannerFailed`` (turned into a FAILED import), and
-``toolkit.service.body_guard._BodyRefused`` (a BaseException that abandons an
+``toolkit.service.processing.Interrupted`` and ``toolkit.service.processing._Failure``
+(turned into a FAILED import), and ``toolkit.service.body_guard._BodyRefused`` (a BaseException that abandons an
 oversized request body; the guard answers 413 itself).
 ``tests/test_surface.py`` checks this list against the package's classes.
 

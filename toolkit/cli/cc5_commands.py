@@ -176,15 +176,12 @@ def convert_command(
             typer.secho(f"Error: --type {item!r}: expected field=type", err=True, fg=typer.colors.RED)
             raise typer.Exit(EXIT_USAGE)
         types[name.strip()] = t.strip().lower()
-    try:
-        result = write_cc5(
-            input, output, entity_type=entity, workspace_id=workspace, bucket_id=bucket,
-            keys=[k.strip() for k in keys.split(",") if k.strip()], customer=customer, datasource=datasource,
-            action=action, reference_id=reference_id, types=types or None,
-        )
-    except (ValueError, TypeError) as exc:
-        typer.secho(f"Error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(EXIT_USAGE) from None
+    # A WriteError (bad input) is a ToolkitError: one line on stderr, exit 2.
+    result = write_cc5(
+        input, output, entity_type=entity, workspace_id=workspace, bucket_id=bucket,
+        keys=[k.strip() for k in keys.split(",") if k.strip()], customer=customer, datasource=datasource,
+        action=action, reference_id=reference_id, types=types or None,
+    )
     if json_output:
         typer.echo(json.dumps({
             "path": str(result.path), "rows": result.rows, "keys": list(result.header.keys),

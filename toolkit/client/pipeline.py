@@ -28,7 +28,6 @@ from toolkit.client.options import ImportOptions
 from toolkit.client.result import ImportRecord, ImportResult, describe_failure
 from toolkit.client.upload import UploadReceipt, UploadTarget
 from toolkit.errors import (
-    Cc5Error,
     ConfigError,
     ImportFailed,
     UploadError,
@@ -84,19 +83,10 @@ def _convert(source: Any, out_dir: Path, options: ImportOptions) -> Path:
     else:
         name = "data.cc5txt"
     target = out_dir / name
-    try:
-        write_cc5(
-            source,
-            target,
-            entity_type=entity_type,
-            workspace_id=workspace,
-            bucket_id=bucket_id,
-            keys=keys,
-            **options.convert_fields(),
-        )
-    except ValueError as exc:  # the writer's "bad input" error: missing file, unknown key column...
-        label = str(source) if isinstance(source, (str, os.PathLike)) else "the table"
-        raise Cc5Error(f"cannot write it as cc5: {exc}", file=label) from None
+    # Bad input (a missing file, an unknown key column, a value cc5 cannot hold) is
+    # the writer's own WriteError, naming the column and row.
+    write_cc5(source, target, entity_type=entity_type, workspace_id=workspace, bucket_id=bucket_id, keys=keys,
+              **options.convert_fields())
     return target
 
 
@@ -121,16 +111,9 @@ def _check_before_work(client: ImportSteps, options: ImportOptions) -> None:
 def _validate(path: Path, options: ImportOptions, on_progress: ProgressCallback | None) -> Any:
     from toolkit.cc5 import validate
 
-    started = time.perf_counter()
-    size = path.stat().st_size if path.is_file() else None
-    if on_progress is not None:
-        on_progress(ProgressEvent(stage="validate", done=0, total=size, unit="B", elapsed=0.0))
-    bars = None if options.progress and on_progress is None else False
-    report = validate(path, expected_workspace=options.workspace, progress=bars)
-    if on_progress is not None:
-        on_progress(ProgressEvent(stage="validate", done=size or 0, total=size, unit="B",
-                                  rows=report.data_rows + report.delete_rows, elapsed=time.perf_counter() - started))
-    return report
+    # The engine reports its own progress: to the callback, else to a tqdm bar (None: when slow).
+    progress = on_progress if on_progress is not None else (None if options.progress else False)
+    return validate(path, expected_workspace=options.workspace, progress=progress)
 
 
 def _upload_events(on_progress: ProgressCallback | None) -> Callable[[int, int], None] | None:
