@@ -152,6 +152,17 @@ def test_serve_without_the_service_extra_says_what_to_install() -> None:
     ]
 
 
+def test_any_command_missing_part_of_an_extra_says_which(tmp_path: Path) -> None:
+    """The CLI's safety net: a module of an extra that a command imports late (here moto's server, with
+    moto itself present) is named with its extra, not shown as an internal error."""
+    code = (f"from toolkit.cli import main\nsys.argv = ['toolkit', 'serve', '--port', '0', '--store', "
+            f"{str(tmp_path / 's.duckdb')!r}]\nmain()")
+    done = _run_without(["moto.server"], code)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "Error: toolkit serve needs the service extra (missing moto.server): pip install 'toolkit[service]'")
+
+
 def test_the_library_without_the_service_extra() -> None:
     code = """
 import toolkit

@@ -15,7 +15,7 @@ import importlib.util
 
 from toolkit.errors import MissingExtra
 
-__all__ = ["EXTRAS", "require_extra", "missing_modules"]
+__all__ = ["EXTRAS", "require_extra", "missing_modules", "extra_for_module"]
 
 #: The modules each extra brings (import names, not distribution names).
 EXTRAS: dict[str, tuple[str, ...]] = {
@@ -41,6 +41,16 @@ def missing_modules(extra: str) -> list[str]:
         if not found:
             missing.append(module)
     return missing
+
+
+def extra_for_module(name: str) -> str | None:
+    """The optional extra that brings module ``name`` (None: the core, or not the toolkit's).
+
+    >>> extra_for_module("moto.server"), extra_for_module("pandas")
+    ('service', None)
+    """
+    top = name.split(".")[0]
+    return next((extra for extra, modules in EXTRAS.items() if extra != "core" and top in modules), None)
 
 
 def require_extra(extra: str, *, what: str) -> None:

@@ -23,6 +23,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
+from toolkit._extras import extra_for_module
 from toolkit.cli._exits import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exit_code_for
 from toolkit.errors import ToolkitError
 
@@ -46,6 +47,12 @@ class _ErrorHandlingGroup(TyperGroup):
             typer.secho("Interrupted.", err=True)
             raise typer.Exit(130) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence for users
+            extra = extra_for_module(exc.name or "") if isinstance(exc, ModuleNotFoundError) else None
+            if extra is not None:  # a command whose extra is missing (or half installed)
+                command = f"toolkit {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "toolkit"
+                typer.secho(f"Error: {command} needs the {extra} extra (missing {exc.name}): "
+                            f"pip install 'toolkit[{extra}]'", err=True, fg=typer.colors.RED)
+                raise typer.Exit(EXIT_USAGE) from None
             if os.environ.get("TOOLKIT_DEBUG"):
                 traceback.print_exc()
             typer.secho(
