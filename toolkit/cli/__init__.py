@@ -47,10 +47,11 @@ class _ErrorHandlingGroup(TyperGroup):
             typer.secho("Interrupted.", err=True)
             raise typer.Exit(130) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence for users
-            extra = extra_for_module(exc.name or "") if isinstance(exc, ModuleNotFoundError) else None
+            missing = (exc.name or "") if isinstance(exc, ModuleNotFoundError) else ""
+            extra = extra_for_module(missing) if missing else None
             if extra is not None:  # a command whose extra is missing (or half installed)
                 command = f"toolkit {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "toolkit"
-                typer.secho(f"Error: {command} needs the {extra} extra (missing {exc.name}): "
+                typer.secho(f"Error: {command} needs the {extra} extra (missing {missing}): "
                             f"pip install 'toolkit[{extra}]'", err=True, fg=typer.colors.RED)
                 raise typer.Exit(EXIT_USAGE) from None
             if os.environ.get("TOOLKIT_DEBUG"):
