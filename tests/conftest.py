@@ -155,6 +155,28 @@ def imports_upload(client: Any, path: Path, stream: str = "ws-eu", key: str = "k
     return created["file_id"]
 
 
+# -- PostgreSQL (the scale-out store) -------------------------------------------
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A throwaway PostgreSQL server on 127.0.0.1 (see tests/pg_server.py) for
+    the session; tests skip only where PostgreSQL is not installed (CI installs it)."""
+    from pg_server import PostgresServer, find_pg_bin
+
+    if find_pg_bin() is None:
+        pytest.skip("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb); .ci/run installs it")
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[postgres]'")
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any) -> str:
+    """The URL of a new, empty database on ``postgres_server``."""
+    return postgres_server.new_database()
+
+
 def import_data_body(rows: list[dict[str, Any]], deletes: list[dict[str, Any]] | None = None, *,
                      total: int | None = None, workspace: str = "ws-eu", entity: str = "customer",
                      fields: dict[str, str] | None = None, keys: tuple[str, ...] = ("customer_code",),

@@ -20,6 +20,7 @@ right after files FINISHED (nothing may be re-applied or lost).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -157,16 +158,25 @@ def crashed_run(proxy: FaultProxy, tmp_path_factory: pytest.TempPathFactory) -> 
         downloaded = proxy.watch("GET", file_id, when="answered")
         serve.start()
         assert downloaded.wait(120), "the restarted service never re-downloaded the file"
-        time.sleep(0.15)
+        time.sleep(0.05)  # into the plan: 150,000 rows take several times this to plan
         serve.kill()
         kills.append("plan")
         assert not any(f"{file_id}: planned in" in line for line in serve.lines), "killed too late"
 
-        rejected_stored = proxy.watch("PUT", f"{file_id}/_rejected", when="answered")
+        # Hold the rejected rows' upload (the last step before the apply commits)
+        # until the service is killed: a timed sleep could let a fast apply finish.
+        held, release = threading.Event(), threading.Event()
+
+        def hold_once() -> None:
+            if not held.is_set():
+                held.set()
+                release.wait(120)
+
+        proxy.on("PUT", f"{file_id}/_rejected", when="seen", callback=hold_once)
         serve.start()
-        assert rejected_stored.wait(180), "the restarted service never reached the apply step"
-        time.sleep(0.2)
+        assert held.wait(180), "the restarted service never reached the apply step"
         serve.kill()
+        release.set()
         kills.append("apply")
         # The service logs each step of an import: the kill came after the plan, before the commit.
         assert any(f"{file_id}: planned in" in line for line in serve.lines), serve.lines[-10:]
@@ -219,8 +229,12 @@ def test_a_crash_between_upload_and_trigger_and_after_finishing(moto_endpoint: s
                                json={"stream_name": "ws-gap-imports", "file_name": imports_path.name}).json()
             assert curl_post_form(created["url"], created["fields"], imports_path) == 204
             imports_id = created["file_id"]
-            for file_id in (portal_id, imports_id):
-                assert api.get(f"/v1/imports/{file_id}", headers=u21(KEY)).json()["status"] == "PENDING_UPLOAD"
+            # A listing (unlike a status look-up, which checks a pending upload
+            # on demand) shows what the store holds: nothing noticed the uploads.
+            listed = api.post("/v1/imports/list", headers=u21(KEY),
+                              json={"stream_names": ["ws-gap-portal", "ws-gap-imports"]}).json()["files"]
+            assert {f["file_id"]: f["status"] for f in listed} == {portal_id: "PENDING_UPLOAD",
+                                                                    imports_id: "PENDING_UPLOAD"}
         first.kill()
 
         second.start()

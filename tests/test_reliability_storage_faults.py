@@ -176,14 +176,16 @@ def test_storing_the_rejected_rows_fails_then_nothing_is_applied(svc: Any, proxy
 
 def test_the_upload_watcher_waits_for_s3_to_come_back(svc: Any, proxy: FaultProxy, tmp_path: Path) -> None:
     """Imports API: the upload lands, then S3 fails; the file stays PENDING_UPLOAD
-    (the watcher cannot see it) and is imported once S3 answers again."""
+    (neither the watcher's listing nor the status look-up's check can see it)
+    and is imported once S3 answers again."""
     workspace = "ws-watcher"
     path = make_cc5(tmp_path, rows=25, workspace=workspace)
     with _client(svc, "imports") as client:
         target = client.request_upload(path, workspace=workspace)
+        proxy.fail("error", method="GET", path_contains="list-type=2")
         proxy.fail("error", method="HEAD", path_contains=target.file_id)
         client.upload(path, target, progress=False)
-        wait_for(lambda: proxy.count("HEAD", action="error", path_contains=target.file_id) >= 2, timeout=60,
+        wait_for(lambda: proxy.count("GET", action="error", path_contains="list-type=2") >= 2, timeout=60,
                  what="the watcher to meet the failing S3")
         assert client.status(target.file_id).status == "PENDING_UPLOAD"
         proxy.heal()

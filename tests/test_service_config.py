@@ -71,7 +71,9 @@ def test_bad_api_keys_name_the_problem(value: str, problem: str) -> None:
         ({"TOOLKIT_PORT": "70000"}, "port=70000"),
         ({"TOOLKIT_MAX_FILE_BYTES": "0"}, "max_file_bytes=0 must be positive"),
         ({"TOOLKIT_S3_BUCKET": "No_Such"}, "not a valid S3 bucket name"),
-        ({"TOOLKIT_WORKERS": "0"}, "workers=0"),
+        ({"TOOLKIT_WORKERS": "0"}, "workers=0 needs a PostgreSQL store"),
+        ({"TOOLKIT_WORKERS": "17"}, "workers=17 must be between 0 and 16"),
+        ({"TOOLKIT_LEASE_SECONDS": "0"}, "lease_seconds=0.0 must be positive"),
     ],
 )
 def test_bad_settings_name_the_setting(env: dict[str, str], problem: str) -> None:

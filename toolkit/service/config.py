@@ -12,7 +12,8 @@ Environment variables (all optional): ``TOOLKIT_STORE``, ``TOOLKIT_HOST``,
 ``TOOLKIT_S3_REGION``, ``TOOLKIT_S3_BUCKET``, ``TOOLKIT_S3_ACCESS_KEY_ID``,
 ``TOOLKIT_S3_SECRET_ACCESS_KEY``, ``TOOLKIT_MAX_FILE_BYTES``,
 ``TOOLKIT_URL_EXPIRY_SECONDS``, ``TOOLKIT_UPLOAD_GRACE_SECONDS``,
-``TOOLKIT_WORKERS``, ``TOOLKIT_S3_POST_SIGNATURE``,
+``TOOLKIT_WORKERS``, ``TOOLKIT_LEASE_SECONDS``, ``TOOLKIT_SYNC_WAIT_SECONDS``,
+``TOOLKIT_S3_POST_SIGNATURE``,
 ``TOOLKIT_BODY_READ_TIMEOUT_SECONDS``, ``TOOLKIT_MAX_ATTEMPTS``, ``TOOLKIT_API_KEYS`` (JSON) and ``TOOLKIT_SERVICE_CONFIG``
 (path of a TOML or JSON config file using the same names in lower case
 without the prefix, plus an ``[api_keys]`` table).
@@ -86,11 +87,13 @@ class ApiKey:
 class ServiceConfig:
     """Everything the service needs to run; see the module docstring for names.
 
-    ``store`` None means a DuckDB file in a fresh temporary directory;
-    ``s3_endpoint`` None means an embedded moto S3 server on 127.0.0.1.
+    ``store`` None means a DuckDB file in a fresh temporary directory; a
+    ``postgresql://`` URL (a str) selects the PostgreSQL store, shared by any
+    number of API instances and workers; ``s3_endpoint`` None means an
+    embedded moto S3 server on 127.0.0.1.
     """
 
-    store: Path | None = None
+    store: Path | str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     s3_endpoint: str | None = None
@@ -104,7 +107,12 @@ class ServiceConfig:
     url_expiry_seconds: int = 900
     # An upload that started before expiry may finish after it; and clocks drift.
     upload_grace_seconds: float = 300.0
-    workers: int = 2
+    workers: int = 2  # import threads; 0 (PostgreSQL only): this process answers the APIs only
+    # PostgreSQL store: a claimed file returns to the queue when its worker has
+    # not renewed its lease for this long (a worker killed mid-import).
+    lease_seconds: float = 30.0
+    # PostgreSQL store: how long a synchronous import call waits for a worker.
+    sync_wait_seconds: float = 3600.0
     watch_interval_seconds: float = 0.5
     max_findings_per_file: int = 10_000
     # Pre-signed POST form of the imports API: "s3" gives the documented fields
@@ -117,6 +125,11 @@ class ServiceConfig:
     max_attempts: int = 3
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
 
+    @property
+    def postgres(self) -> bool:
+        """Whether the store is a PostgreSQL database (a ``postgresql://`` URL)."""
+        return isinstance(self.store, str) and self.store.startswith(("postgresql://", "postgres://"))
+
     def validate(self) -> "ServiceConfig":
         """Check value ranges; raises ConfigError naming the setting."""
         checks = [
@@ -125,7 +138,12 @@ class ServiceConfig:
             ("url_expiry_seconds", 1 <= self.url_expiry_seconds <= 7 * 24 * 3600,
              "must be between 1 and 604800 (S3's limit)"),
             ("upload_grace_seconds", self.upload_grace_seconds >= 0, "must not be negative"),
-            ("workers", 1 <= self.workers <= 16, "must be between 1 and 16"),
+            ("workers", 0 <= self.workers <= 16, "must be between 0 and 16"),
+            ("workers", self.workers > 0 or self.postgres,
+             "needs a PostgreSQL store (--store postgresql://...): with the embedded store only this "
+             "process can import"),
+            ("lease_seconds", self.lease_seconds > 0, "must be positive"),
+            ("sync_wait_seconds", self.sync_wait_seconds > 0, "must be positive"),
             ("watch_interval_seconds", self.watch_interval_seconds > 0, "must be positive"),
             ("max_findings_per_file", self.max_findings_per_file >= 0, "must not be negative"),
             ("s3_post_signature", self.s3_post_signature in ("s3", "s3v4"), "must be s3 or s3v4"),
@@ -183,7 +201,8 @@ def parse_api_keys(value: Any, *, source: str = "api_keys") -> dict[str, ApiKey]
 
 _FIELDS = {f.name: f for f in dataclasses.fields(ServiceConfig)}
 _CASTS: dict[str, type] = {"port": int, "max_file_bytes": int, "url_expiry_seconds": int,
-                           "upload_grace_seconds": float, "workers": int,
+                           "upload_grace_seconds": float, "workers": int, "lease_seconds": float,
+                           "sync_wait_seconds": float,
                            "watch_interval_seconds": float, "max_findings_per_file": int,
                            "body_read_timeout_seconds": float,
                            "max_attempts": int}
@@ -195,7 +214,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     if value is None:
         return None
     if name == "store":
-        return Path(value).expanduser()
+        text = str(value)
+        return text if text.startswith(("postgresql://", "postgres://")) else Path(text).expanduser()
     cast = _CASTS.get(name)
     if cast is not None:
         try:

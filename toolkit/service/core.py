@@ -26,12 +26,14 @@ from toolkit.service.processing import Interrupted, Processor
 from toolkit.service.records import (
     ADDED, DELETED, FAILED, FINISHED, PENDING_UPLOAD, PROCESSING, QUEUED, FileQuery, FileRecord,
 )
-from toolkit.service.storage import ObjectStorage, StorageError
+from toolkit.service.storage import ObjectInfo, ObjectStorage, StorageError
 from toolkit.service.store import Store
 
 __all__ = ["ImportService"]
 
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+_LOOKUP_BATCH = 1000  # object keys per store look-up of the upload watcher
+_CLOCK_SLACK = 300.0  # seconds S3's clock may differ from ours
 # How often a synchronous import waiting for earlier files of its workspace looks again.
 _ORDER_POLL_SECONDS = 0.05
 log = logging.getLogger("toolkit.service")
@@ -52,7 +54,8 @@ class ImportService:
         self.processor = processor
         self.clock = clock
         self.on_queued: Callable[[], None] = lambda: None  # the worker sets this
-        self._next_check: dict[str, float] = {}  # upload watcher: file id -> next HeadObject time
+        self._checked_keys: dict[str, float] = {}  # upload watcher: object key -> its last-modified
+        self._last_check: dict[str, float] = {}  # on-demand upload checks: file id -> monotonic time
 
     # -- keys ----------------------------------------------------------------
     def authenticate(self, presented: str | None) -> ApiKey:
@@ -81,6 +84,8 @@ class ImportService:
         record = self.store.get_file(file_id) if len(file_id) <= 64 else None
         if record is None or not key.allows(record.workspace_id):
             raise self._not_found(file_id)
+        if record.status == PENDING_UPLOAD:
+            record = self._check_upload(record)
         return record
 
     def get_cached(self, key: ApiKey, file_id: str) -> FileRecord | None:
@@ -89,6 +94,8 @@ class ImportService:
         record = self.store.cached_file(file_id)
         if record is not None and not key.allows(record.workspace_id):
             raise self._not_found(file_id)
+        if record is not None and record.status == PENDING_UPLOAD:
+            return None  # ``get`` checks whether its upload landed (I/O)
         return record
 
     def list(self, key: ApiKey, query: FileQuery) -> tuple[int, list[FileRecord]]:
@@ -132,44 +139,84 @@ class ImportService:
     def poll_uploads(self) -> int:
         """One pass of the upload watcher; returns how many files changed.
 
-        PENDING_UPLOAD files whose object exists become QUEUED (imports API)
-        or ADDED (portal); those still absent after expiry and grace FAIL
-        with URL_EXPIRED. Only one thread may call it (the watcher; tests).
+        One paginated listing of the bucket (ListObjectsV2), whatever the
+        number of PENDING_UPLOAD files; objects not seen before that may
+        belong to a file still waiting for its upload are looked up in the
+        store by key, 1,000 at a time: those files become QUEUED (imports
+        API) or ADDED (portal). Files still waiting after their URL's expiry
+        and grace are checked once more (HeadObject) and FAIL with
+        URL_EXPIRED. Only one thread may call it (the watcher; tests).
         """
         changed = 0
-        pending = self.store.files_with_status(PENDING_UPLOAD, limit=100_000)
         now = self.clock()
-        # Each file is headed less often as it waits longer (0.1 x its age, from the
-        # watch interval up to 30 s), so thousands of abandoned URLs cost little.
-        self._next_check = {r.file_id: self._next_check.get(r.file_id, 0.0) for r in pending}
-        for record in pending:
-            if now < self._next_check[record.file_id]:
-                continue
-            self._next_check[record.file_id] = now + min(
-                30.0, max(self.config.watch_interval_seconds, 0.1 * (now - record.date_created)))
+        # An object that matters was uploaded after its file was created, and a
+        # file older than expiry + grace is handled by the expiry pass below.
+        horizon = now - self.config.url_expiry_seconds - self.config.upload_grace_seconds - _CLOCK_SLACK
+        fresh: dict[str, ObjectInfo] = {}
+        try:
+            for key, info in self.storage.list_objects():
+                if info.last_modified >= horizon and key not in self._checked_keys:
+                    fresh[key] = info
+        except StorageError as exc:
+            log.warning("upload watcher: %s", exc)
+            return changed
+        keys = list(fresh)
+        for first in range(0, len(keys), _LOOKUP_BATCH):
+            chunk = keys[first:first + _LOOKUP_BATCH]
+            for record in self.store.pending_uploads(object_keys=chunk, limit=len(chunk)):
+                changed += self._uploaded(record, fresh[record.object_key]) is not None
+        # Remember the keys looked at (until they pass the horizon): the next
+        # pass looks up only new objects.
+        self._checked_keys = {k: t for k, t in self._checked_keys.items() if t >= horizon}
+        self._checked_keys.update((k, info.last_modified) for k, info in fresh.items())
+        expired = self.store.pending_uploads(expired_before=now - self.config.upload_grace_seconds, limit=1000)
+        for record in expired:
             try:
-                info = self.storage.head(record.object_key)
+                landed = self.storage.head(record.object_key)
             except StorageError as exc:
                 log.warning("upload watcher: %s", exc)
                 return changed
-            now = self.clock()
-            if info is None:
-                if record.expires_at is not None and now > record.expires_at + self.config.upload_grace_seconds:
-                    done = self.store.transition(
-                        record.file_id, from_statuses=(PENDING_UPLOAD,), to_status=FAILED,
-                        failure_code="URL_EXPIRED", process_end_time=now,
-                        failure_message="the upload URL expired before a file was uploaded")
-                    changed += done is not None
+            if landed is not None:  # arrived meanwhile: the import decides whether it was too late
+                changed += self._uploaded(record, landed) is not None
                 continue
-            target = QUEUED if record.api == "imports" else ADDED
-            extra = {"queued_at": now} if target == QUEUED else {}
-            done = self.store.transition(record.file_id, from_statuses=(PENDING_UPLOAD,), to_status=target,
-                                         size=info.size, uploaded_at=info.last_modified, **extra)
-            if done is not None:
-                changed += 1
-                if target == QUEUED:
-                    self.on_queued()
+            done = self.store.transition(
+                record.file_id, from_statuses=(PENDING_UPLOAD,), to_status=FAILED,
+                failure_code="URL_EXPIRED", process_end_time=self.clock(),
+                failure_message="the upload URL expired before a file was uploaded")
+            changed += done is not None
         return changed
+
+    def _uploaded(self, record: FileRecord, info: ObjectInfo) -> FileRecord | None:
+        """Move a PENDING_UPLOAD file whose object exists on: QUEUED (imports
+        API) or ADDED (portal); None if it had moved on already."""
+        target = QUEUED if record.api == "imports" else ADDED
+        extra = {"queued_at": self.clock()} if target == QUEUED else {}
+        done = self.store.transition(record.file_id, from_statuses=(PENDING_UPLOAD,), to_status=target,
+                                     size=info.size, uploaded_at=info.last_modified, **extra)
+        if done is not None and target == QUEUED:
+            self.on_queued()
+        return done
+
+    def _check_upload(self, record: FileRecord) -> FileRecord:
+        """On demand (a status look-up of a PENDING_UPLOAD file): has its object
+        landed? A HeadObject, so a client sees its upload without waiting for
+        the watcher; but at most one per tenth of the file's age (and 30 s), so
+        clients polling files that never get uploaded cost S3 little."""
+        now = time.monotonic()
+        age = max(0.0, self.clock() - record.date_created)
+        if now - self._last_check.get(record.file_id, -1e18) < min(30.0, 0.1 * age):
+            return record
+        if len(self._last_check) >= 100_000:
+            self._last_check.clear()
+        self._last_check[record.file_id] = now
+        try:
+            info = self.storage.head(record.object_key)
+        except StorageError as exc:
+            log.warning("upload check of %s: %s", record.file_id, exc)
+            return record
+        if info is None:
+            return record
+        return self._uploaded(record, info) or self.store.get_file(record.file_id) or record
 
     # -- imports ---------------------------------------------------------------
     def trigger(self, key: ApiKey, file_id: str, *, wait: bool, file_path: str | None = None,
@@ -200,7 +247,21 @@ class ImportService:
         if not wait:
             self.on_queued()
             return updated
+        if self.store.shared:  # imports run in the workers only (any process): wait for the end
+            self.on_queued()
+            return self._await_end(updated)
         return self._run_in_order(updated)
+
+    def _await_end(self, record: FileRecord) -> FileRecord:
+        """Wait (at most ``sync_wait_seconds``) until a worker has ended the
+        import of a QUEUED file; its record then (or as it is at the deadline)."""
+        deadline = time.monotonic() + self.config.sync_wait_seconds
+        pause = 0.02
+        while record.status in (QUEUED, PROCESSING) and time.monotonic() < deadline:
+            time.sleep(pause)
+            pause = min(0.25, pause * 1.5)
+            record = self.store.get_file(record.file_id) or record
+        return record
 
     def _run_in_order(self, record: FileRecord) -> FileRecord:
         """Run a QUEUED file in this thread once every file of its workspace
@@ -255,6 +316,9 @@ class ImportService:
             log.error("ImportData upload failed: %s", exc)
             raise _internal("Cannot store the data in S3; try again later") from None
         self.store.create_file(record)
+        if self.store.shared:  # see trigger: the workers import it
+            self.on_queued()
+            return self._await_end(record)
         return self._run_in_order(record)
 
     # -- deletion and rejected rows -----------------------------------------

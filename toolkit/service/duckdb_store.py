@@ -37,7 +37,9 @@ import duckdb
 from toolkit.cc5.findings import findings_to_arrow
 from toolkit.cc5.source import registered
 from toolkit.service.priority import run_lowered
-from toolkit.service.records import FAILED, FINISHED, PROCESSING, QUEUED, FileQuery, FileRecord
+from toolkit.service.records import (
+    FAILED, FINISHED, PENDING_UPLOAD, PROCESSING, QUEUED, FileQuery, FileRecord,
+)
 from toolkit.service.store import SchemaMismatch, StateChanged
 
 __all__ = ["DuckDBStore", "quote_ident"]
@@ -95,6 +97,8 @@ STORE_MEMORY_LIMIT = "512MB"
 
 class DuckDBStore:
     """The Store on one DuckDB database file (``":memory:"`` for throwaway use)."""
+
+    shared = False  # one process only: no leases, a record cache
 
     def __init__(self, path: str | Path, *, background_priority: bool = False) -> None:
         """Open (or create) the store. ``background_priority`` opens the database
@@ -291,6 +295,26 @@ class DuckDBStore:
             [status, limit],
         ).fetchall()
         return [_record_from_row(row) for row in rows]
+
+    def pending_uploads(self, *, object_keys: list[str] | None = None, expired_before: float | None = None,
+                        limit: int = 1000) -> list[FileRecord]:
+        """PENDING_UPLOAD files whose object key is in ``object_keys``, or whose
+        upload URL expired before ``expired_before``."""
+        if object_keys is not None:
+            sql, params = "object_key IN (SELECT unnest(?::VARCHAR[]))", [object_keys]
+        else:
+            sql, params = "expires_at < ?", [expired_before]
+        rows = self._cursor().execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM files WHERE status = '{PENDING_UPLOAD}' AND {sql} "
+            "ORDER BY expires_at LIMIT ?", [*params, limit],
+        ).fetchall()
+        return [_record_from_row(row) for row in rows]
+
+    def renew_leases(self, file_ids: Any) -> None:
+        """Nothing to renew: this process is the store's only user (see ``requeue_interrupted``)."""
+
+    def release_leases(self, file_ids: Any) -> None:
+        """Nothing to release: the next start re-queues every file left PROCESSING."""
 
     # -- findings ------------------------------------------------------------
     def findings(self, file_id: str, *, limit: int = 1000) -> list[dict[str, Any]]:

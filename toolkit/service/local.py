@@ -206,6 +206,9 @@ def serve(
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if cfg.store is None:
         cfg.store = Path(".toolkit") / "service.duckdb"
+    from toolkit.service.worker_process import check_shared_deployment
+
+    check_shared_deployment(cfg, "toolkit serve")
     cfg, embedded, generated = prepare_config(cfg)
     service = None
     try:
@@ -219,7 +222,12 @@ def serve(
         host, port = sock.getsockname()[:2]
         service.start()
         announce(f"toolkit service on http://{host}:{port}  (OpenAPI: http://{host}:{port}/openapi.json)")
-        announce(f"store: {cfg.store}")
+        store = str(cfg.store)
+        if cfg.postgres:
+            from toolkit.service.postgres_store import redact_url
+
+            store = redact_url(store) + ("  (API only: imports run in `toolkit worker`)" if cfg.workers == 0 else "")
+        announce(f"store: {store}")
         announce(f"S3: {cfg.s3_endpoint} bucket {cfg.s3_bucket}" + (" (embedded, in memory)" if embedded else ""))
         if generated:
             announce(f"API key (all workspaces): {generated}")

@@ -18,9 +18,10 @@ from fastapi import FastAPI
 from toolkit.service.app import create_app
 from toolkit.service.config import ServiceConfig
 from toolkit.service.core import ImportService
-from toolkit.service.duckdb_store import DuckDBStore
+from toolkit.service.duckdb_store import STORE_MEMORY_LIMIT, DuckDBStore
 from toolkit.service.processing import Processor
 from toolkit.service.storage import ObjectStorage
+from toolkit.service.store import Store
 from toolkit.service.worker import Worker
 
 __all__ = ["Service"]
@@ -31,7 +32,8 @@ log = logging.getLogger("toolkit.service")
 class Service:
     """Everything behind one running service. ``config.s3_endpoint`` must be
     set (start an embedded S3 first if there is none); ``config.store``
-    None means a store in a new temporary directory."""
+    None means a store in a new temporary directory, a ``postgresql://`` URL
+    the PostgreSQL store (``config.workers`` 0: answer the APIs only)."""
 
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
@@ -45,13 +47,25 @@ class Service:
             public_endpoint=config.s3_public_endpoint, post_signature=config.s3_post_signature,
         )
         self.storage.ensure_bucket()
-        self.store = DuckDBStore(config.store, background_priority=True)
-        # Downloads live next to the store, so the next start (which holds the
-        # store's lock, hence no other process uses them) clears what a killed
-        # process left behind.
-        work_dir = Path(config.store).parent / f"{Path(config.store).name}.work"
-        shutil.rmtree(work_dir, ignore_errors=True)
-        work_dir.mkdir(parents=True, exist_ok=True)
+        self.store: Store
+        self._work_tmp: tempfile.TemporaryDirectory[str] | None = None
+        if config.postgres:
+            from toolkit.service.postgres_store import PostgresStore
+
+            # Downloads and the engine's spill files are this process's own.
+            self._work_tmp = tempfile.TemporaryDirectory(prefix="toolkit-import-")
+            work_dir = Path(self._work_tmp.name)
+            self.store = PostgresStore(
+                str(config.store), lease_seconds=config.lease_seconds, pool_size=config.workers + 8,
+                engine_config={"memory_limit": STORE_MEMORY_LIMIT, "temp_directory": str(work_dir)})
+        else:
+            self.store = DuckDBStore(config.store, background_priority=True)
+            # Downloads live next to the store, so the next start (which holds the
+            # store's lock, hence no other process uses them) clears what a killed
+            # process left behind.
+            work_dir = Path(config.store).parent / f"{Path(config.store).name}.work"
+            shutil.rmtree(work_dir, ignore_errors=True)
+            work_dir.mkdir(parents=True, exist_ok=True)
         self.processor = Processor(self.store, self.storage, config, work_dir=work_dir)
         self.imports = ImportService(config, self.store, self.storage, self.processor)
         self.worker = Worker(self.imports, threads=config.workers, watch_interval=config.watch_interval_seconds)
@@ -62,7 +76,8 @@ class Service:
         """Start the worker and the upload watcher (re-queuing interrupted files)."""
         if not self._started:
             self._started = True
-            self.worker.start()
+            if self.config.workers > 0:  # 0: an API-only instance (PostgreSQL store)
+                self.worker.start()
             # A full garbage collection walks every object of the process
             # (~190k after start-up, with the embedded S3): ~150-200 ms in
             # which no request is answered. Objects alive now live as long as
@@ -80,6 +95,9 @@ class Service:
         # is re-run on the next start.
         self.processor.interrupt_all()
         self.store.close()
+        if self._work_tmp is not None:
+            self._work_tmp.cleanup()
+            self._work_tmp = None
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
             self._tmpdir = None

@@ -1,6 +1,6 @@
 """S3 object storage through boto3: SigV4 pre-signed PUT and GET, pre-signed
 POST (by default signed as the imports API documents it: ``AWSAccessKeyId``,
-``key``, ``policy``, ``signature``; SigV4 on request), head,
+``key``, ``policy``, ``signature``; SigV4 on request), head, listing,
 streamed download, small puts, deletes. Works with AWS or any S3-compatible
 endpoint (moto, MinIO...).
 
@@ -143,6 +143,19 @@ class ObjectStorage:
             raise StorageError(f"S3 HeadObject {key} failed: {exc}") from None
         return ObjectInfo(size=int(answer["ContentLength"]), last_modified=answer["LastModified"].timestamp(),
                           content_type=answer.get("ContentType"))
+
+    def list_objects(self, prefix: str = "") -> Iterator[tuple[str, ObjectInfo]]:
+        """Every object under ``prefix`` with its size and last-modified time,
+        by ListObjectsV2 pages of 1,000 keys (raises StorageError)."""
+        try:
+            pages = self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": 1000})
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    yield item["Key"], ObjectInfo(size=int(item["Size"]),
+                                                  last_modified=item["LastModified"].timestamp())
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"S3 ListObjectsV2 {self.bucket}/{prefix} failed: {exc}") from None
 
     def download(self, key: str, dest: Path, *, max_bytes: int) -> int:
         """Stream ``key`` into ``dest``; raises ObjectTooLarge past ``max_bytes``."""

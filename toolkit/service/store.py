@@ -14,6 +14,7 @@ engine's plan is always computed on a DuckDB connection the store hands out:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from toolkit.errors import ToolkitError
@@ -32,7 +33,13 @@ class StateChanged(ToolkitError):
 
 @runtime_checkable
 class Store(Protocol):
-    """What the service needs from persistence. All methods are thread-safe."""
+    """What the service needs from persistence. All methods are thread-safe.
+
+    ``shared`` is True when other processes use the same store (PostgreSQL):
+    claims then carry leases that the importing process renews.
+    """
+
+    shared: bool
 
     def create_file(self, record: FileRecord) -> None:
         """Insert a new file record."""
@@ -61,7 +68,21 @@ class Store(Protocol):
         ``attempts`` (+1; the worker fails a file past ``max_attempts``), and return it."""
 
     def requeue_interrupted(self) -> int:
-        """Put files left PROCESSING (by a crash or stop) back to QUEUED (``attempts`` kept)."""
+        """Put files left PROCESSING (by a crash or stop) back to QUEUED
+        (``attempts`` kept): all of them for a store of one process; for a
+        ``shared`` store those whose lease ran out (their worker died)."""
+
+    def renew_leases(self, file_ids: Iterable[str]) -> None:
+        """Keep the claims of files this process is still importing (``shared`` stores)."""
+
+    def release_leases(self, file_ids: Iterable[str]) -> None:
+        """Give up the claims of files whose import this process stopped, so
+        another process re-runs them now (``shared`` stores)."""
+
+    def pending_uploads(self, *, object_keys: list[str] | None = None, expired_before: float | None = None,
+                        limit: int = 1000) -> list[FileRecord]:
+        """PENDING_UPLOAD files whose object key is in ``object_keys``, or whose
+        upload URL expired before ``expired_before`` (the upload watcher)."""
 
     def files_with_status(self, status: str, *, limit: int = 1000) -> list[FileRecord]:
         """Files in ``status``, oldest first."""

@@ -6,6 +6,11 @@ what was queued; files left PROCESSING by a crash are put back to QUEUED on
 start. Since an import's data and its FINISHED status commit in one
 transaction, each file is applied exactly once.
 
+With a ``shared`` store (PostgreSQL: many worker processes) a claim is a
+lease: a lease thread renews the leases of the files this process imports,
+and puts back to QUEUED the files whose worker stopped renewing (it died),
+instead of everything PROCESSING at start.
+
     >>> worker = Worker(service, threads=2, watch_interval=0.5)   # doctest: +SKIP
     >>> worker.start(); ...; worker.stop()                       # doctest: +SKIP
 """
@@ -35,6 +40,8 @@ class Worker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._held: set[str] = set()  # files this process is importing (their leases are renewed)
+        self._held_lock = threading.Lock()
         service.on_queued = self.wake
 
     def start(self) -> int:
@@ -46,6 +53,11 @@ class Worker:
         for n in range(self.threads):
             self._spawn(self._work_loop, f"toolkit-import-{n}")
         self._spawn(self._watch_loop, "toolkit-upload-watcher")
+        if self.service.store.shared:
+            self._spawn(self._lease_loop, "toolkit-leases")
+            listen = getattr(self.service.store, "listen", None)
+            if listen is not None:  # other processes queue files: wake when they tell
+                self._spawn(lambda: listen(self.wake, self._stop), "toolkit-queue-listener")
         self.wake()
         return requeued
 
@@ -74,7 +86,13 @@ class Worker:
                 message=f"the import was started {record.attempts - 1} times and never ended (the service "
                         f"stopped or crashed each time); it is not retried (limit: max_attempts={limit})")
         log.info("importing file %s (%s)", record.file_id, record.file_name)
-        return self.service.processor.run(record)
+        with self._held_lock:
+            self._held.add(record.file_id)
+        try:
+            return self.service.processor.run(record)
+        finally:
+            with self._held_lock:
+                self._held.discard(record.file_id)
 
     def _work_loop(self) -> None:
         lower_this_thread()  # imports yield the CPU to request threads
@@ -99,9 +117,26 @@ class Worker:
                 log.exception("upload watcher error")
             self._stop.wait(self.watch_interval)
 
+    def _lease_loop(self) -> None:
+        """Renew this process's leases a few times per lease period, and
+        re-queue the files of workers that died."""
+        store = self.service.store
+        period = max(0.05, float(getattr(store, "lease_seconds", 30.0)) / 4)
+        while not self._stop.wait(period):
+            try:
+                with self._held_lock:
+                    held = list(self._held)
+                store.renew_leases(held)
+                if store.requeue_interrupted():
+                    self.wake()
+            except Exception:  # noqa: BLE001 - a failed renewal is retried next period
+                log.exception("lease renewal error")
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the threads; an import still running after ``timeout`` is
         interrupted and left PROCESSING for the next start."""
+        with self._held_lock:
+            importing = set(self._held)
         self._stop.set()
         self._wake.set()
         for thread in self._threads:
@@ -111,3 +146,10 @@ class Worker:
             for thread in self._threads:
                 thread.join(timeout)
         self._threads = [t for t in self._threads if t.is_alive()]
+        with self._held_lock:
+            stopped = importing - self._held  # their threads ended; a stuck one keeps its claim
+        if stopped and self.service.store.shared:
+            try:
+                self.service.store.release_leases(stopped)
+            except Exception:  # noqa: BLE001 - the leases then run out by themselves
+                log.exception("releasing the claims of stopped imports failed")
