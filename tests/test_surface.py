@@ -152,6 +152,14 @@ def test_serve_without_the_service_extra_says_what_to_install() -> None:
     ]
 
 
+def test_worker_without_the_postgres_extra_says_what_to_install() -> None:
+    done = _run_without(["psycopg"], "from toolkit.cli import main\nsys.argv = ['toolkit', 'worker']\nmain()")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "Error: toolkit worker needs the postgres extra (missing psycopg): pip install 'toolkit[postgres]'"
+    ]
+
+
 def test_any_command_missing_part_of_an_extra_says_which(tmp_path: Path) -> None:
     """The CLI's safety net: a module of an extra that a command imports late (here moto's server, with
     moto itself present) is named with its extra, not shown as an internal error."""

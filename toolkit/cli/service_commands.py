@@ -53,6 +53,10 @@ def worker(
 ) -> None:
     """Import QUEUED files from a PostgreSQL store until Ctrl-C or SIGTERM
     (no HTTP): run any number of them next to `toolkit serve --workers 0`."""
+    from toolkit._extras import require_extra
+
+    require_extra("service", what="toolkit worker")
+    require_extra("postgres", what="toolkit worker")
     from toolkit.service.worker_process import run_worker
 
     run_worker(config, announce=typer.echo, store=store, s3_endpoint=s3_endpoint, s3_bucket=bucket,

@@ -300,6 +300,7 @@ class DuckDBStore:
                         limit: int = 1000) -> list[FileRecord]:
         """PENDING_UPLOAD files whose object key is in ``object_keys``, or whose
         upload URL expired before ``expired_before``."""
+        params: list[Any]
         if object_keys is not None:
             sql, params = "object_key IN (SELECT unnest(?::VARCHAR[]))", [object_keys]
         else:
