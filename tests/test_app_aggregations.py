@@ -79,7 +79,32 @@ def test_over_time_buckets_by_day_with_failure_rate(imports):
     assert str(over["period"].dt.tz) == "UTC"
     assert list(over["failure_rate"]) == pytest.approx([0.5, 0.5, 1.0])
     rows = data.rows_over_time
-    assert list(rows["rows_succeeded"]) == [10, 5] and list(rows["rows_rejected"]) == [1, 0]
+    # Failed files count too (their rows are not applied): day 22 has only a FAILED one.
+    assert list(rows["rows_succeeded"]) == [10, 5, 0] and list(rows["rows_rejected"]) == [1, 0, 0]
+
+
+def test_periods_without_imports_are_gaps_not_lines(imports):
+    quiet = imports.copy()
+    quiet.loc[quiet["file_id"].isin(["f3", "f4"]), "date_created"] += dt.timedelta(days=4)  # day 25
+    quiet.loc[quiet["file_id"].isin(["f3", "f4"]), "process_end_time"] += dt.timedelta(days=4)
+    data = dashboard_data(quiet)
+    over = data.over_time
+    assert list(over["period"].dt.day) == [20, 21, 22, 23, 24, 25]  # every day, the quiet ones too
+    assert list(over["imports"]) == [2, 0, 2, 0, 0, 2]
+    assert over["failure_rate"].isna().tolist() == [False, True, False, True, True, False]
+    fig = imports_over_time_chart(over, data.bucket)
+    line = next(t for t in fig.data if t.type == "scatter")
+    assert not line.connectgaps  # plotly leaves the null days empty
+    assert len(data.rows_over_time) == 6
+
+
+def test_failed_files_rows_are_counted_as_not_applied():
+    failed = pd.DataFrame([record("f1", "ws-eu", "FAILED", seconds=1, rejected=2000, code="FOOTER_COUNT_MISMATCH"),
+                           record("f2", "ws-eu", "FINISHED", seconds=1, ok=8, rejected=2)])
+    kpis = dashboard_data(failed).kpis
+    assert (kpis.rows_rejected, kpis.rows_of_failed_files, kpis.rows_not_applied) == (2, 2000, 2002)
+    rows = dashboard_data(failed, ImportFilters(statuses=("FAILED",))).rows_over_time
+    assert rows["rows_of_failed_files"].sum() == 2000  # a FAILED-only selection is not an empty chart
 
 
 def test_processing_histogram_holds_every_ended_import(imports):

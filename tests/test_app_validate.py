@@ -20,7 +20,7 @@ from toolkit.demo import make_demo_file
 
 from app_helpers import ROOT, app_api  # noqa: F401  (fixtures)
 
-PAGE = str(ROOT / "pages" / "validate_import.py")
+PAGE = str(ROOT / "app_pages" / "validate_import.py")
 
 
 def demo_text(defect: str, rows: int = 6, workspace: str = "ws-app-validate", seed: int = 3):
@@ -114,7 +114,7 @@ def test_import_uploads_then_follows_the_status_to_finished(app_api, monkeypatch
     record = app.session_state[IMPORT_STATE_KEY]["record"]
     assert record.status == "FINISHED"
     shown = metrics(app)
-    assert shown["Rows applied"] == str(7 - file.bad_rows) and shown["Rows rejected"] == str(file.bad_rows)
+    assert shown["Rows applied"] == str(7 - file.bad_rows) and shown["Rows not applied"] == str(file.bad_rows)
     assert any(":green-badge[FINISHED]" in m.value for m in app.markdown)
     assert f"Download {file.bad_rows} rejected rows (CSV)" in [b.proto.label for b in app.get("download_button")]
 
@@ -130,9 +130,12 @@ def table_bytes(kind: str) -> bytes:
 def test_a_table_is_converted_with_the_form_then_validated(app_api, kind):
     app = upload(f"products.{kind}", table_bytes(kind), "application/octet-stream")
     assert not app.error
-    app.text_input[0].input("product")
-    app.text_input[1].input("ws-app-csv")
-    app.multiselect[0].set_value(["code"])
+    columns = app.data_editor[0].value if hasattr(app, "data_editor") else app.dataframe[0].value
+    assert columns.to_dict("records") == [{"column": "code", "type": "string", "key": True},
+                                          {"column": "name", "type": "string", "key": False},
+                                          {"column": "amount", "type": "number", "key": False}]
+    app.text_input(key="validate.convert.entity").input("product")
+    app.text_input(key="validate.convert.workspace").input("ws-app-csv")
     app.button[0].click().run()
     assert not app.exception and not app.error, [e.value for e in app.error]
     shown = metrics(app)
@@ -141,8 +144,80 @@ def test_a_table_is_converted_with_the_form_then_validated(app_api, kind):
     assert app.success[0].value.startswith("**products.cc5txt** is valid: 2 data rows")
     assert f"Written as cc5 from the {kind.upper()} table (`write_cc5`), then validated." in [
         c.value for c in app.caption]
+    assert "Download products.cc5txt" in [b.proto.label for b in app.get("download_button")]
     app = import_and_wait(app)
     assert app.session_state[IMPORT_STATE_KEY]["record"].status == "FINISHED"
+
+
+def test_the_user_sets_a_column_type_and_the_keys_and_sees_what_the_file_gets(app_api):
+    # A credit column with one "abc": inferred as text, so the user says it is a number.
+    app = upload("customers.csv", b"code,region,credit\nC1,eu,12.5\nC2,us,abc\nC3,eu,7\n", "text/csv")
+    types = app.dataframe[0].value if not hasattr(app, "data_editor") else app.data_editor[0].value
+    assert dict(zip(types["column"], types["type"]))["credit"] == "string"
+    app.session_state["validate.convert.columns"] = {
+        "edited_rows": {0: {"key": False}, 1: {"key": True}, 2: {"type": "number"}},
+        "added_rows": [], "deleted_rows": []}
+    app.text_input(key="validate.convert.entity").input("customer")
+    app.text_input(key="validate.convert.workspace").input("ws-app-types")
+    app.button[0].click().run()
+    assert not app.exception
+    prepared = app.session_state[PREPARED_KEY][1]
+    assert list(prepared.header.keys) == ["region"]
+    assert {f.code: f.type for f in prepared.header.fields}["credit"] == "number"
+    findings = next(d.value for d in app.dataframe if "message" in d.value.columns)
+    # The typed column's bad value, and (region is the key now) a duplicate key: what the file gets.
+    assert findings[["line", "code", "field", "value"]].values.tolist() == [
+        [6, "INVALID_NUMBER", "credit", "abc"], [7, "DUPLICATE_KEY", "region", "eu"]]
+    assert findings["raw"].tolist() == ["10|us|C2|abc|", "10|eu|C3|7|"]  # as written: keys first
+    cc5 = next(b for b in app.get("download_button") if b.proto.label == "Download customers.cc5txt")
+    assert cc5 is not None
+
+
+def test_findings_filter_by_code_and_field_and_show_their_raw_line(app_api):
+    file = demo_text("bad_values", rows=30, seed=8)
+    app = upload(file.name, file.data.encode())
+    findings = next(d.value for d in app.dataframe if "message" in d.value.columns)
+    lines = file.data.splitlines()
+    assert all(row.raw == lines[int(row.line) - 1] for row in findings.itertuples())
+    code = findings["code"].iloc[0]
+    app.multiselect(key="validate.filter_codes").set_value([code]).run()
+    shown = next(d.value for d in app.dataframe if "message" in d.value.columns)
+    assert set(shown["code"]) == {code} and len(shown) == (findings["code"] == code).sum()
+    field = shown["field"].iloc[0]
+    app.multiselect(key="validate.filter_fields").set_value([field]).run()
+    shown = next(d.value for d in app.dataframe if "message" in d.value.columns)
+    assert set(shown["field"]) == {field}
+    assert any(f"of {len(findings)} findings match" in c.value for c in app.caption)
+
+
+def test_a_binary_file_is_said_to_be_one(app_api):
+    app = upload("photo.cc5txt", bytes(range(256)) * 200, "application/octet-stream")
+    assert not app.exception
+    assert [e.value for e in app.error] == [
+        "**photo.cc5txt** is not a text file: a cc5 file is UTF-8 text, one record per line. "
+        "It cannot be previewed or imported."]
+    assert not app.button and not app.dataframe  # no mojibake findings, no import
+
+
+def test_a_refused_conversion_names_the_file_not_a_server_path(app_api):
+    app = upload("bad.csv", b"code,name\n,Widget\n", "text/csv")  # an empty key value
+    app.text_input(key="validate.convert.entity").input("product")
+    app.text_input(key="validate.convert.workspace").input("ws-app-csv")
+    app.button[0].click().run()
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1 and errors[0].startswith("Reading bad.csv failed: bad.csv: cannot write it as cc5")
+    assert "/tmp" not in errors[0] and "toolkit-app-" not in errors[0]
+
+
+def test_progress_text_reads_rows_percent_and_bytes():
+    from toolkit.app_support.validate_view import describe_progress
+    from toolkit.progress import ProgressEvent
+
+    event = ProgressEvent("validate", done=150_000_000, total=200_000_000, unit="B", rows=1_234_567)
+    assert describe_progress(event, 61.2, "big.cc5txt") == (
+        0.75, "Validating big.cc5txt: 75% · 1,234,567 rows · 150 of 200 MB · 61 s")
+    assert describe_progress(None, 3.0, "big.cc5txt") == (None, "Validating big.cc5txt… 3 s")
 
 
 def test_a_csv_without_entity_metadata_is_an_error_message(app_api):
@@ -153,7 +228,7 @@ def test_a_csv_without_entity_metadata_is_an_error_message(app_api):
         "Reading products.csv failed: products.csv: to convert it, fill in entity type, workspace"]
 
 
-def test_text_that_is_not_cc5_and_binary_bytes_are_findings_not_crashes(app_api):
+def test_text_that_is_not_cc5_and_latin1_bytes_are_findings_not_crashes(app_api):
     app = upload("notes.txt", b"hello\nworld\n")
     assert app.error[0].value.startswith("**notes.txt** cannot be imported: file-level errors")
     findings = next(d.value for d in app.dataframe if "message" in d.value.columns)
@@ -211,3 +286,70 @@ def test_the_upload_progress_callback_follows_the_bytes(live_service, tmp_path):
     size = path.stat().st_size
     assert len(seen) >= 4 and seen[-1] == (size, size)
     assert [sent for sent, _ in seen] == sorted(sent for sent, _ in seen)
+
+
+def test_upload_and_processing_progress_read_bytes_status_elapsed_and_rows():
+    from toolkit.app_support.validate_view import describe_processing, describe_upload
+    from toolkit.client.result import ImportRecord
+
+    assert describe_upload(150_000_000, 200_000_000) == "Uploading… 150.0 of 200.0 MB (75%)"
+    queued = ImportRecord(file_id="f_7", status="QUEUED")
+    assert describe_processing(queued, 2.4) == "File f_7 is queued · 2 s since it was sent · checking every 1 s"
+    running = ImportRecord(file_id="f_7", status="PROCESSING", successful_count=1200, failure_count=3)
+    assert "1,203 rows so far" in describe_processing(running, 30)
+
+
+def test_a_large_file_gets_its_profile_when_asked(app_api, monkeypatch):
+    from toolkit.app_support import uploads
+
+    monkeypatch.setattr(uploads, "PROFILE_EAGER_BYTES", 100)  # this small file counts as large
+    file = demo_text("clean", rows=12)
+    app = upload(file.name, file.data.encode())
+    assert not app.error
+    assert app.session_state[PREPARED_KEY][1].profile is None
+    assert any("The profile reads every value" in c.value for c in app.caption)
+    app.button(key="validate.profile").click().run()
+    assert not app.exception
+    profile = app.session_state[PREPARED_KEY][1].profile
+    assert profile is not None and len(profile) >= 7
+
+
+def test_the_engine_progress_events_reach_the_page_callback(tmp_path):
+    from toolkit.app_support.uploads import prepare_cc5
+
+    events = []
+    file = demo_text("clean", rows=3000)
+    prepared = prepare_cc5(file.name, file.data.encode(), tmp_path, progress=events.append)
+    try:
+        assert prepared.report.data_rows == 3000
+    finally:
+        prepared.close()
+    assert events and all(e.stage == "validate" and e.unit == "B" for e in events)
+    size = len(file.data.encode())
+    assert events[-1].done == events[-1].total == size and events[-1].rows >= 3000
+
+
+def test_a_large_file_is_validated_in_a_child_process_with_the_same_results(app_api, monkeypatch):
+    from toolkit.app_support import uploads
+
+    file = demo_text("bad_values", rows=20, seed=5)
+    in_process = upload(file.name, file.data.encode())
+    monkeypatch.setattr(uploads, "CHILD_MIN_BYTES", 0)  # every file counts as large
+    started = []
+    real_start = uploads.multiprocessing.get_context("spawn").Process.start
+
+    def counted_start(self):
+        started.append(self.name)
+        return real_start(self)
+
+    monkeypatch.setattr(uploads.multiprocessing.get_context("spawn").Process, "start", counted_start)
+    in_child = upload(file.name, file.data.encode())
+    assert not in_child.exception and not in_child.error, [e.value for e in in_child.error]
+    assert started == ["toolkit-app-validate"]
+    one, other = (app.session_state[PREPARED_KEY][1] for app in (in_process, in_child))
+    assert one.report == other.report and one.findings.equals(other.findings)
+    assert one.rejected_csv == other.rejected_csv and one.preview.equals(other.preview)
+    assert other.profile.equals(one.profile)
+    # A profile asked for later comes from a child too.
+    other.profile = None
+    assert other.compute_profile().equals(one.profile) and started == ["toolkit-app-validate"] * 2

@@ -1,10 +1,20 @@
-"""One real browser run: `streamlit run app.py` on a loopback port, Chromium through Playwright,
-upload a valid file, import it, see FINISHED. The screenshot stays in test-artifacts/."""
+"""Real browser runs: `streamlit run app.py` on a loopback port, Debian's Chromium through Playwright.
+
+1. A cold start on a deep link (/dashboard) with the embedded service: the same
+   navigation as at /, the demo history filling with its progress in view,
+   then a usable dashboard.
+2. Against the live service: validate a defective file and filter its
+   findings, import it, then from the dashboard's failure heatmap to the
+   Imports list and, with a click on the row, to its rejected rows.
+
+Screenshots go to test-artifacts/ (looked at by a person; the tests check text).
+"""
 
 from __future__ import annotations
 
 import os
 import random
+import secrets
 import subprocess
 import sys
 import time
@@ -21,9 +31,11 @@ from app_helpers import ROOT, free_port
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
 ]
+VIEWPORT = {"width": 1280, "height": 1000}
+APP_STARTED: dict[str, float] = {}  # URL -> when its `streamlit run` began
 
 pytestmark = [
     pytest.mark.browser,
@@ -32,24 +44,22 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def streamlit_app(live_service) -> Iterator[str]:
-    """The app served by `streamlit run` on 127.0.0.1, talking to the live service."""
+def serve_app(env: dict[str, str], log_name: str) -> Iterator[str]:
+    """`streamlit run app.py` on 127.0.0.1 with ``env``; yields its URL once healthy."""
     ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
-    env = {**os.environ, "TOOLKIT_API_URL": live_service.url, "TOOLKIT_API_KEY": live_service.api_key,
-           "TOOLKIT_API": "portal"}
-    log = open(ARTIFACTS / "browser-streamlit.log", "wb")
+    log = open(ARTIFACTS / log_name, "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
+    APP_STARTED[url] = time.monotonic()
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert process.poll() is None, "streamlit exited; see test-artifacts/browser-streamlit.log"
+            assert process.poll() is None, f"streamlit exited; see test-artifacts/{log_name}"
             try:
                 if httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok":
                     break
@@ -68,31 +78,149 @@ def streamlit_app(live_service) -> Iterator[str]:
         log.close()
 
 
-def test_upload_import_and_see_finished_in_chromium(streamlit_app, live_service, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+@pytest.fixture
+def embedded_app(tmp_path) -> Iterator[str]:
+    """The app on its own embedded service, a fresh data folder and a small demo history."""
+    env = {"TOOLKIT_API_URL": "", "TOOLKIT_APP_DATA": str(tmp_path / "data"), "TOOLKIT_APP_DEMO": "80"}
+    yield from serve_app(env, "browser-embedded-streamlit.log")
 
-    file = make_demo_file(random.Random(5), workspace="ws-browser", entity="customer", rows=12)
-    path = tmp_path / file.name
-    path.write_text(file.data, encoding="utf-8")
-    screenshot = ARTIFACTS / "browser-import-finished.png"
+
+@pytest.fixture
+def streamlit_app(live_service) -> Iterator[str]:
+    """The app talking to the live service."""
+    env = {"TOOLKIT_API_URL": live_service.url, "TOOLKIT_API_KEY": live_service.api_key, "TOOLKIT_API": "portal"}
+    yield from serve_app(env, "browser-streamlit.log")
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            page.goto(streamlit_app, wait_until="domcontentloaded")
-            expect(page.get_by_role("heading", name="Validate & import")).to_be_visible(timeout=60_000)
-            expect(page.get_by_text(live_service.url)).to_be_visible()  # the sidebar names the API
-
-            page.locator("input[type=file]").set_input_files(str(path))
-            expect(page.get_by_text("is valid: 12 data rows")).to_be_visible(timeout=60_000)
-            expect(page.get_by_text("customer_code").first).to_be_visible()
-
-            page.get_by_role("button", name="Import", exact=True).click()
-            expect(page.get_by_text("Every row was applied.")).to_be_visible(timeout=90_000)
-            expect(page.get_by_text("FINISHED", exact=True).first).to_be_visible()
-            page.screenshot(path=str(screenshot), full_page=True)
+            yield chromium
         finally:
-            browser.close()
-    assert screenshot.stat().st_size > 10_000
+            chromium.close()
 
+
+def shot(page, name: str) -> Path:
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def sidebar_pages(page) -> list[str]:
+    # Each link's text is its icon's name, then its title.
+    return [t.strip().splitlines()[-1] for t in page.get_by_test_id("stSidebarNav").get_by_role("link").all_inner_texts()]
+
+
+def test_a_cold_deep_link_gets_the_same_app_and_a_usable_dashboard(embedded_app, browser):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=VIEWPORT)
+    started = time.monotonic()
+    page.goto(f"{embedded_app}/dashboard", wait_until="domcontentloaded")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible(timeout=60_000)
+    first_page_s = time.monotonic() - started
+    since_run_s = time.monotonic() - APP_STARTED[embedded_app]
+    # The same navigation and API panel as at / (not Streamlit's automatic pages).
+    assert sidebar_pages(page) == ["Validate & import", "Imports", "Dashboard"]
+    expect(page.get_by_text("Embedded local service")).to_be_visible()
+    # The demo history is made in the background, its progress where the user looks.
+    expect(page.get_by_text("Making the demo history through the embedded service")).to_be_visible(timeout=30_000)
+    shot(page, "browser-first-start-progress.png")
+    expect(page.get_by_text("Making the demo history")).to_have_count(0, timeout=240_000)
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("80", timeout=30_000)
+    expect(page.get_by_text("Imports by status per workspace").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Failure codes by workspace (failed imports)").first).to_be_visible()
+    page.wait_for_timeout(1500)  # plotly draws after the text
+    shot(page, "browser-dashboard-demo.png")
+    page.mouse.move(700, 500)
+    page.mouse.wheel(0, 850)  # the app scrolls inside its own container, not the page
+    page.wait_for_timeout(1500)
+    shot(page, "browser-dashboard-demo-over-time.png")
+    # Every KPI value fits its tile at 1280 px.
+    for value in page.get_by_test_id("stMetricValue").all():
+        assert value.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), value.inner_text()
+    print(f"first page {first_page_s:.1f} s after the browser asked, {since_run_s:.1f} s after `streamlit run`; "
+          f"demo history done {time.monotonic() - APP_STARTED[embedded_app]:.1f} s after it")
+
+
+def defective_file(workspace: str) -> tuple[str, str, int]:
+    """A file that FAILS (wrong footer count) and has rows with errors of their own."""
+    file = make_demo_file(random.Random(31), workspace=workspace, entity="customer", defect="bad_values", rows=40)
+    lines = file.data.splitlines()
+    lines[-1] = f"99|{file.rows + 3}|"
+    return file.name, "\n".join(lines) + "\n", file.bad_rows
+
+
+def pick(page, label: str, option: str) -> None:
+    """Choose ``option`` in the multiselect labelled ``label``."""
+    box = page.get_by_test_id("stMultiSelect").filter(has_text=label).first
+    box.click()
+    try:
+        page.get_by_role("option", name=option).first.click(timeout=15_000)
+    except Exception:
+        shot(page, "browser-debug-pick.png")
+        print("OPTIONS", page.get_by_role("option").all_inner_texts(), box.inner_text())
+        raise
+    page.keyboard.press("Escape")
+
+
+def test_validate_filter_import_then_from_a_failure_to_its_rejected_rows(streamlit_app, live_service, browser,
+                                                                          tmp_path):
+    from playwright.sync_api import expect
+
+    workspace = f"ws-browser-{secrets.token_hex(3)}"
+    name, text, bad_rows = defective_file(workspace)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(streamlit_app, wait_until="domcontentloaded")
+    expect(page.get_by_role("heading", name="Validate & import")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(live_service.url)).to_be_visible()
+
+    # Validate: the verdict, then the findings filtered by one code.
+    page.locator("input[type=file]").set_input_files(str(path))
+    expect(page.get_by_text(f"{name} cannot be imported: file-level errors")).to_be_visible(timeout=60_000)
+    pick(page, "Code", "FOOTER_COUNT_MISMATCH")
+    expect(page.get_by_text(f"1 of {bad_rows + 1} findings match.")).to_be_visible(timeout=30_000)
+    shot(page, "browser-validate-findings.png")
+
+    # Import anyway: the service fails it; the result says why, in the user's words.
+    page.get_by_text("Import anyway").click()
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_text(f"{name} failed with FOOTER_COUNT_MISMATCH")).to_be_visible(timeout=90_000)
+    expect(page.get_by_text(f"Rows with errors of their own: {bad_rows}")).to_be_visible(timeout=30_000)
+    shot(page, "browser-import-failed.png")
+
+    # Dashboard: this workspace's failure heatmap has one cell; click it.
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible(timeout=30_000)
+    pick(page, "Workspace / stream", workspace)
+    heatmap = page.get_by_test_id("stPlotlyChart").filter(has_text="Failure codes by workspace")
+    expect(heatmap).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(1500)
+    shot(page, "browser-dashboard-workspace.png")
+    heatmap.scroll_into_view_if_needed()
+    cell = heatmap.locator("g.points path.point").first
+    cell.click(force=True)
+
+    # The Imports page, filtered to that failure: one row; a click on it opens its rejected rows.
+    expect(page.get_by_role("heading", name="Imports")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("1 of ")).to_be_visible(timeout=30_000)
+    grid = page.get_by_test_id("stDataFrame").first
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 14, box["y"] + 35 + 17)  # the first row's selection cell
+    expect(page.get_by_text(f"Rows with errors of their own: {bad_rows}")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(f"Download {bad_rows} rejected rows (CSV)")).to_be_visible()
+    page.wait_for_timeout(500)
+    shot(page, "browser-failure-detail.png")
+    page.get_by_text(f"Download {bad_rows} rejected rows (CSV)").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    shot(page, "browser-failure-rejected-rows.png")
+    # The grid fits: no column runs past the table's right edge.
+    scroller = grid.locator(".dvn-scroller").first
+    assert scroller.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the imports table scrolls sideways"

@@ -101,3 +101,50 @@ def test_cli_demo_with_a_wrong_key_is_one_line_and_exit_2(live_service):
     result = CliRunner().invoke(cli, ["demo", "--url", live_service.url, "--key", "wrong", "--count", "3"])
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1].startswith("Error: ") and "Traceback" not in result.output
+
+
+def test_a_demo_clock_backdates_the_records_and_uploads_still_count_as_on_time(tmp_path):
+    from toolkit.demo import DemoClock
+    from toolkit.service import local_service
+
+    clock = DemoClock()
+    with local_service(clock=clock) as svc, ImportClient(svc.url, svc.api_key) as client:
+        summary = run_demo(client, 30, seed=5, workers=4, progress=False, clock=clock, days=20)
+        listed = client.list_imports()
+        assert abs(clock() - dt.datetime.now(dt.timezone.utc).timestamp()) < 2  # reset afterwards
+    created = listed["date_created"]
+    now = dt.datetime.now(dt.timezone.utc)
+    assert created.min() < now - dt.timedelta(days=10) and created.max() <= now
+    assert created.dt.date.nunique() >= 6
+    # S3 stamps uploads with the wall clock; the service compares them on its own clock.
+    assert "URL_EXPIRED" not in summary.failure_codes
+    assert set(summary.statuses) <= {"FINISHED", "FAILED", "DELETED"} and summary.imports == 30
+
+
+def test_a_backdated_plan_spreads_over_the_days_with_quiet_spans():
+    now = dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.timezone.utc)
+    plan = plan_demo(300, seed=4, now=now, days=30)
+    days = {int(p.days_ago) for p in plan if p.file.defect != "schema_drift"}
+    assert 20 <= len(days) < 30 and max(days) == 29  # a month, with gaps
+    assert plan[0].days_ago >= plan[100].days_ago  # oldest first
+    assert plan[0].file.data.splitlines()[0].split("|")[3] == (
+        now - dt.timedelta(days=plan[0].days_ago)).strftime("%Y%m%d%H%M%S")
+
+
+def test_cli_demo_embedded_backdates_over_the_days_asked(monkeypatch):
+    import toolkit.demo as demo
+
+    seen = {}
+    real = demo.run_demo
+
+    def spy(client, count, **kwargs):
+        summary = real(client, count, **kwargs)
+        with_dates = client.list_imports()["date_created"]
+        seen["span"] = with_dates.max() - with_dates.min()
+        return summary
+
+    monkeypatch.setattr(demo, "run_demo", spy)
+    result = CliRunner().invoke(cli, ["demo", "--count", "12", "--workers", "3", "--no-serve", "--days", "10"],
+                                env={"TOOLKIT_API_URL": ""})
+    assert result.exit_code == 0, result.output
+    assert dt.timedelta(days=3) < seen["span"] < dt.timedelta(days=10)

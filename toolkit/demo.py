@@ -15,9 +15,12 @@ status, count and failure code is what the service decided.
     'FINISHED'
 
 Dates: the service stamps ``date_created`` (and the processing times) with
-its own clock, and the demo does not fake them, so the history spans the
-run: a few hundred imports over some tens of seconds. The dashboard picks
-its time buckets from the span (seconds here, days for a real history).
+its own clock. Run against a remote API, the history spans the run (a few
+hundred imports over some tens of seconds). Run against an in-process
+service started with a ``DemoClock`` (``local_service(clock=...)``, the
+app's embedded service), ``run_demo(..., clock=clock)`` backdates it: the
+imports are spread over the last ``days`` days (a few days without any, as
+real histories have), one day at a time, with the clock set to that day.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ __all__ = [
     "WORKSPACES",
     "PlannedImport",
     "DemoSummary",
+    "DemoClock",
     "plan_demo",
     "store_is_empty",
     "run_demo",
@@ -248,6 +252,37 @@ class PlannedImport:
     file: DemoFile
     upload: bool = True
     delete_after: bool = False
+    #: How long before the plan's ``now`` the import happens (0 without backdating).
+    days_ago: float = 0.0
+
+
+class DemoClock:
+    """The service's clock for the demo: ``time.time()`` shifted by a settable offset.
+
+    Pass it to ``local_service(clock=...)`` and to ``run_demo(..., clock=...)``:
+    the demo moves it to each day of the history it makes, then back to now.
+
+        >>> clock = DemoClock()
+        >>> clock.set(dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc))
+        >>> abs(clock() - dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc).timestamp()) < 5
+        True
+        >>> clock.reset(); abs(clock() - time.time()) < 1
+        True
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def set(self, moment: dt.datetime) -> None:
+        """From now on the clock reads ``moment`` (and runs on from there)."""
+        self.offset = moment.timestamp() - time.time()
+
+    def reset(self) -> None:
+        """Back to the wall clock."""
+        self.offset = 0.0
 
 
 @dataclass
@@ -282,12 +317,16 @@ class DemoSummary:
         return f"{self.imports} imports ({parts})"
 
 
-def plan_demo(count: int = 300, *, seed: int = 7, now: dt.datetime | None = None) -> list[PlannedImport]:
+def plan_demo(
+    count: int = 300, *, seed: int = 7, now: dt.datetime | None = None, days: int = 0
+) -> list[PlannedImport]:
     """The demo's imports, in the order they are sent (pure: no I/O).
 
     Mostly clean files; each workspace has its own defect rate; some files
     are never uploaded, some finished ones get deleted, and the last few are
     schema drift on tables imported before. Same seed and ``now``, same files.
+    With ``days``, each import gets a moment in the ``days`` before ``now``
+    (oldest first; two spans of days have none) and its file that create time.
 
         >>> plan = plan_demo(50, seed=1)
         >>> len(plan), plan[-1].file.defect
@@ -297,14 +336,16 @@ def plan_demo(count: int = 300, *, seed: int = 7, now: dt.datetime | None = None
     created = now or dt.datetime.now(dt.timezone.utc)  # the files' 00 create time
     late = max(1, round(count * _LATE_SHARE)) if count >= 10 else 0
     names, weights = list(_DEFECT_WEIGHTS), list(_DEFECT_WEIGHTS.values())
+    moments = _history_moments(random.Random(seed + 1), count - late, days)
     plan: list[PlannedImport] = []
-    for serial in range(count - late):
+    for serial, days_ago in enumerate(moments):
         workspace = rng.choices(list(WORKSPACES), weights=[4, 3, 2, 1])[0]
         defect = rng.choices(names, weights)[0] if rng.random() < WORKSPACES[workspace] else "clean"
         upload = defect != "not_uploaded"
         file = make_demo_file(rng, workspace=workspace, entity=rng.choice(list(ENTITIES)),
-                              defect=defect if upload else "clean", created=created, serial=serial)
-        plan.append(PlannedImport(file, upload=upload, delete_after=rng.random() < 0.02))
+                              defect=defect if upload else "clean",
+                              created=created - dt.timedelta(days=days_ago), serial=serial)
+        plan.append(PlannedImport(file, upload=upload, delete_after=rng.random() < 0.02, days_ago=days_ago))
     # Schema drift comes last: it needs the clean tables imported before.
     imported = sorted({(p.file.workspace, p.file.entity) for p in plan if p.file.defect == "clean" and p.upload})
     for _ in range(late):
@@ -312,6 +353,24 @@ def plan_demo(count: int = 300, *, seed: int = 7, now: dt.datetime | None = None
         plan.append(PlannedImport(make_demo_file(rng, workspace=workspace, entity=entity,
                                                  defect="schema_drift", created=created, serial=len(plan))))
     return plan
+
+
+def _history_moments(rng: random.Random, n: int, days: int) -> list[float]:
+    """``n`` moments (days before now, oldest first) over ``days`` days, skipping two quiet spans.
+
+        >>> moments = _history_moments(random.Random(1), 100, 30)
+        >>> moments == sorted(moments, reverse=True), 0 < min(moments), max(moments) < 30
+        (True, True, True)
+        >>> _history_moments(random.Random(1), 3, 0)
+        [0.0, 0.0, 0.0]
+    """
+    if days <= 0:
+        return [0.0] * n
+    quiet = {int(days * 0.3), int(days * 0.3) + 1, int(days * 0.7)}  # an outage, a holiday
+    active = [d for d in range(days) if d not in quiet] or list(range(days))
+    # Whole days ago plus a working hour (08:00-18:00 back from now), oldest first.
+    moments = [rng.choice(active) + rng.uniform(8, 18) / 24 for _ in range(n)]
+    return sorted((min(m, days - 0.01) for m in moments), reverse=True)
 
 
 def store_is_empty(client: Any) -> bool:
@@ -328,6 +387,8 @@ def run_demo(
     timeout: float = 600.0,
     progress: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
+    clock: DemoClock | None = None,
+    days: int = 30,
 ) -> DemoSummary:
     """Run ``count`` generated imports through the API behind ``client``.
 
@@ -338,6 +399,10 @@ def run_demo(
     ``on_progress(done, total)`` is called as imports end. Raises
     ``ImportTimeout`` if the service has not ended them within ``timeout``.
 
+    With ``clock`` (the ``DemoClock`` of the service behind ``client``) the
+    history is backdated over the last ``days`` days: the imports of one day
+    run together with the clock set to that day; the clock is reset at the end.
+
         >>> with toolkit.local_service() as svc:                          # doctest: +SKIP
         ...     summary = run_demo(ImportClient(svc.url, svc.api_key), 300)
         >>> summary.describe()                                            # doctest: +SKIP
@@ -345,7 +410,8 @@ def run_demo(
     """
     started = time.perf_counter()
     deadline = time.monotonic() + timeout
-    plan = plan_demo(count, seed=seed)
+    now = dt.datetime.now(dt.timezone.utc)
+    plan = plan_demo(count, seed=seed, now=now, days=days if clock is not None else 0)
     summary = DemoSummary(imports=len(plan))
     bar = tqdm(total=len(plan), desc="Demo imports", unit="import", disable=not progress)
 
@@ -355,13 +421,20 @@ def run_demo(
         if on_progress is not None:
             on_progress(summary.done, summary.imports)
 
+    # Groups sent together: the schema drift last; with a clock, one group per day.
+    groups: dict[tuple[bool, int], list[PlannedImport]] = {}
+    for planned in plan:
+        day = int(planned.days_ago) if clock is not None else 0
+        groups.setdefault((planned.file.defect == "schema_drift", -day), []).append(planned)
     try:
         with tempfile.TemporaryDirectory(prefix="toolkit-demo-") as folder, \
                 ThreadPoolExecutor(max_workers=workers) as pool:
-            for phase in ([p for p in plan if p.file.defect != "schema_drift"],
-                          [p for p in plan if p.file.defect == "schema_drift"]):
-                since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=10)  # clock skew
-                file_ids = dict(zip(pool.map(lambda p: _send(client, p, Path(folder)), phase), phase))
+            for _, group in sorted(groups.items(), key=lambda item: item[0]):
+                moment = now - dt.timedelta(days=group[0].days_ago)
+                if clock is not None:
+                    clock.set(moment)
+                since = moment - dt.timedelta(minutes=10)  # clock skew
+                file_ids = dict(zip(pool.map(lambda p: _send(client, p, Path(folder)), group), group))
                 to_delete: list[str] = []
                 for record in _until_ended(client, set(file_ids), since, deadline):
                     if file_ids[record.file_id].delete_after and record.status == "FINISHED":
@@ -371,6 +444,8 @@ def run_demo(
                 for record in pool.map(client.delete, to_delete):
                     ended(record)
     finally:
+        if clock is not None:
+            clock.reset()
         bar.close()
     summary.seconds = time.perf_counter() - started
     return summary
@@ -420,10 +495,11 @@ def _until_ended(client: Any, waiting: set[str], since: dt.datetime, deadline: f
 
 @contextmanager
 def demo_service(
-    count: int = 300, *, seed: int = 7, workers: int = 8, progress: bool = True, **settings: Any
+    count: int = 300, *, seed: int = 7, workers: int = 8, progress: bool = True, days: int = 0, **settings: Any
 ) -> Iterator[tuple[Any, DemoSummary]]:
     """An embedded local service filled with the demo, for the length of the block.
 
+    ``days`` > 0 backdates the history over that many days (a ``DemoClock``).
     ``settings`` go to ``toolkit.local_service`` (``store``, ``workers``...).
 
         >>> with demo_service(50) as (svc, summary):                       # doctest: +SKIP
@@ -432,7 +508,9 @@ def demo_service(
     from toolkit.client import ImportClient
     from toolkit.service import local_service
 
-    with local_service(**settings) as service:
+    clock = DemoClock() if days > 0 else None
+    with local_service(clock=clock, **settings) as service:
         with ImportClient(service.url, service.api_key) as client:
-            summary = run_demo(client, count, seed=seed, workers=workers, progress=progress)
+            summary = run_demo(client, count, seed=seed, workers=workers, progress=progress, clock=clock,
+                               days=days)
         yield service, summary

@@ -1,4 +1,4 @@
-"""Library helpers behind the Streamlit app (``app.py`` and ``pages/``), so the pages stay thin.
+"""Library helpers behind the Streamlit app (``app.py`` and ``app_pages/``), so the pages stay thin.
 
 - ``records``: the import-list shape (``list_imports()`` columns) and statuses.
 - ``aggregations``: filters and DuckDB aggregates for the Imports and Dashboard pages.

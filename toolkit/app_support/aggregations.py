@@ -24,8 +24,9 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
-from toolkit.app_support.records import IN_FLIGHT_STATUSES, normalize_imports
+from toolkit.app_support.records import DATETIME_COLUMNS, IN_FLIGHT_STATUSES, normalize_imports
 
 __all__ = [
     "ImportFilters",
@@ -39,6 +40,9 @@ __all__ = [
 
 _IN_FLIGHT_SQL = ", ".join(f"'{s}'" for s in sorted(IN_FLIGHT_STATUSES))
 _PROCESSING_SECONDS = "epoch(process_end_time) - epoch(process_start_time)"
+#: What the dashboard aggregates read (not the file ids and names).
+_AGGREGATED_COLUMNS = ("stream_name", "status", "entity_type", "failure_code", *DATETIME_COLUMNS,
+                       "successful_count", "failure_count")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class ImportFilters:
     workspaces: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     entity_types: tuple[str, ...] = ()
+    failure_codes: tuple[str, ...] = ()
     created_from: dt.date | None = None
     created_to: dt.date | None = None
 
@@ -73,6 +78,7 @@ class ImportFilters:
             ("workspaces", "stream_name", self.workspaces),
             ("statuses", "status", self.statuses),
             ("entity_types", "entity_type", self.entity_types),
+            ("failure_codes", "failure_code", self.failure_codes),
         ):
             if values:
                 clauses.append(f"{column} IN (SELECT unnest(${name}))")
@@ -96,8 +102,18 @@ class Kpis:
     in_flight: int = 0
     rows_succeeded: int = 0
     rows_rejected: int = 0
+    rows_of_failed_files: int = 0
     median_processing_s: float | None = None
     p95_processing_s: float | None = None
+
+    @property
+    def rows_not_applied(self) -> int:
+        """Rows rejected by finished imports plus every row of failed files.
+
+            >>> Kpis(rows_rejected=3, rows_of_failed_files=2000).rows_not_applied
+            2003
+        """
+        return self.rows_rejected + self.rows_of_failed_files
 
     @property
     def failure_rate(self) -> float | None:
@@ -148,6 +164,7 @@ def filter_options(df: pd.DataFrame) -> dict[str, list[str]]:
             ("workspaces", "stream_name"),
             ("statuses", "status"),
             ("entity_types", "entity_type"),
+            ("failure_codes", "failure_code"),
         )
     }
 
@@ -176,11 +193,18 @@ def dashboard_data(df: pd.DataFrame, filters: ImportFilters = ImportFilters()) -
         >>> dashboard_data(pd.DataFrame()).kpis.imports
         0
     """
-    with _connect(df) as con:
+    with _connect(df, columns=_AGGREGATED_COLUMNS) as con:
         where, params = filters.where()
         # A table, not a view: filtered once, read by every query below (and views
-        # cannot take bound parameters).
-        con.execute(f"CREATE TEMP TABLE f AS SELECT * FROM imports WHERE {where}", params)
+        # cannot take bound parameters). Only the columns the aggregates read,
+        # and times as plain UTC timestamps: date_trunc on TIMESTAMPTZ goes
+        # through the time-zone calendar, 3x slower at a million rows.
+        con.execute(
+            "CREATE TEMP TABLE f AS SELECT * REPLACE ("
+            + ", ".join(f"{c}::TIMESTAMP AS {c}" for c in DATETIME_COLUMNS)
+            + f") FROM imports WHERE {where}",
+            params,
+        )
         kpis = _kpis(con)
         (span,) = _one(con, "SELECT max(date_created) - min(date_created) FROM f")
         bucket = time_bucket_for(span if isinstance(span, dt.timedelta) else dt.timedelta(0))
@@ -198,24 +222,45 @@ def dashboard_data(df: pd.DataFrame, filters: ImportFilters = ImportFilters()) -
                 " coalesce(failure_code, '(no code)') AS failure_code, count(*) AS imports"
                 " FROM f WHERE status = 'FAILED' GROUP BY ALL ORDER BY workspace, failure_code",
             ),
-            over_time=_query(
-                con,
+            over_time=_every_period(
+                con, bucket,
                 f"SELECT date_trunc('{bucket}', date_created) AS period, count(*) AS imports,"
                 " count(*) FILTER (status = 'FAILED') AS failed,"
-                " count(*) FILTER (status IN ('FINISHED', 'FAILED')) AS ended,"
-                " failed / nullif(ended, 0) AS failure_rate"
-                " FROM f WHERE date_created IS NOT NULL GROUP BY period ORDER BY period",
+                " count(*) FILTER (status IN ('FINISHED', 'FAILED')) AS ended"
+                " FROM f WHERE date_created IS NOT NULL GROUP BY period",
+                "coalesce(imports, 0) AS imports, coalesce(failed, 0) AS failed, coalesce(ended, 0) AS ended,"
+                " failed / nullif(ended, 0) AS failure_rate",
             ),
-            rows_over_time=_query(
-                con,
+            rows_over_time=_every_period(
+                con, bucket,
                 f"SELECT date_trunc('{bucket}', coalesce(process_end_time, date_created)) AS period,"
-                " coalesce(sum(successful_count), 0)::BIGINT AS rows_succeeded,"
-                " coalesce(sum(failure_count), 0)::BIGINT AS rows_rejected"
-                " FROM f WHERE status = 'FINISHED' AND period IS NOT NULL"
-                " GROUP BY period ORDER BY period",
+                " sum(successful_count) FILTER (status = 'FINISHED') AS rows_succeeded,"
+                " sum(failure_count) FILTER (status = 'FINISHED') AS rows_rejected,"
+                " sum(failure_count) FILTER (status = 'FAILED') AS rows_of_failed_files"
+                " FROM f WHERE status IN ('FINISHED', 'FAILED') AND period IS NOT NULL GROUP BY period",
+                "coalesce(rows_succeeded, 0)::BIGINT AS rows_succeeded,"
+                " coalesce(rows_rejected, 0)::BIGINT AS rows_rejected,"
+                " coalesce(rows_of_failed_files, 0)::BIGINT AS rows_of_failed_files",
             ),
             processing_histogram=_processing_histogram(con),
         )
+
+
+def _every_period(con: duckdb.DuckDBPyConnection, bucket: str, grouped: str, columns: str) -> pd.DataFrame:
+    """``grouped`` (one row per ``period`` that has data) with a row for every period in between.
+
+    A period without imports is a row of zeros (and a null rate), so a chart
+    shows the gap instead of drawing a line straight across it.
+    """
+    return _query(
+        con,
+        f"WITH g AS ({grouped}),"
+        " span AS (SELECT min(period) AS low, max(period) AS high FROM g),"
+        f" periods AS (SELECT unnest(generate_series(low, high, INTERVAL 1 {bucket})) AS period"
+        "  FROM span WHERE low IS NOT NULL)"
+        f" SELECT period::TIMESTAMPTZ AS period, {columns} FROM periods LEFT JOIN g USING (period)"
+        " ORDER BY period",
+    )
 
 
 def _kpis(con: duckdb.DuckDBPyConnection) -> Kpis:
@@ -226,6 +271,7 @@ def _kpis(con: duckdb.DuckDBPyConnection) -> Kpis:
         f" count(*) FILTER (status IN ({_IN_FLIGHT_SQL})),"
         " coalesce(sum(successful_count) FILTER (status = 'FINISHED'), 0)::BIGINT,"
         " coalesce(sum(failure_count) FILTER (status = 'FINISHED'), 0)::BIGINT,"
+        " coalesce(sum(failure_count) FILTER (status = 'FAILED'), 0)::BIGINT,"
         f" median({_PROCESSING_SECONDS}), quantile_cont({_PROCESSING_SECONDS}, 0.95)"
         " FROM f",
     )
@@ -236,8 +282,9 @@ def _kpis(con: duckdb.DuckDBPyConnection) -> Kpis:
         in_flight=int(row[3]),
         rows_succeeded=int(row[4]),
         rows_rejected=int(row[5]),
-        median_processing_s=None if row[6] is None else float(row[6]),
-        p95_processing_s=None if row[7] is None else float(row[7]),
+        rows_of_failed_files=int(row[6]),
+        median_processing_s=None if row[7] is None else float(row[7]),
+        p95_processing_s=None if row[8] is None else float(row[8]),
     )
 
 
@@ -270,15 +317,21 @@ def _processing_histogram(con: duckdb.DuckDBPyConnection, bins: int = 30) -> pd.
 
 
 class _connect:
-    """A private in-memory DuckDB connection with ``imports`` registered (UTC)."""
+    """A private in-memory DuckDB connection with ``imports`` registered (UTC).
 
-    def __init__(self, df: pd.DataFrame) -> None:
-        self._df = normalize_imports(df)
+    With ``columns``, only those are registered, as an Arrow table: DuckDB
+    scans Arrow 3x faster than a pandas frame of nullable columns.
+    """
+
+    def __init__(self, df: pd.DataFrame, columns: tuple[str, ...] | None = None) -> None:
+        df = normalize_imports(df)
+        self._data: Any = df if columns is None else pa.Table.from_pandas(df[list(columns)], preserve_index=False)
 
     def __enter__(self) -> duckdb.DuckDBPyConnection:
         self._con = duckdb.connect()
         self._con.execute("SET TimeZone = 'UTC'")
-        self._con.register("imports", self._df)
+        self._con.execute("SET preserve_insertion_order = false")  # every query that needs an order says so
+        self._con.register("imports", self._data)
         return self._con
 
     def __exit__(self, *exc: object) -> None:

@@ -87,6 +87,8 @@ def normalize_imports(df: pd.DataFrame) -> pd.DataFrame:
     Missing columns are added as nulls, extra columns are kept after them.
     Datetimes become ``datetime64[us, UTC]`` (naive values are taken as UTC,
     numbers as UNIX seconds), counts become ``Int64``, labels ``string``.
+    ``failure_code`` is the precise code: ``failure_detail`` where the list
+    has one (the imports API's own ``failure_code`` is one of four broad values).
 
         >>> normalize_imports(pd.DataFrame({"successful_count": [3]}))["successful_count"].dtype
         Int64Dtype()
@@ -94,6 +96,9 @@ def normalize_imports(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=df.index)
     for column in IMPORT_COLUMNS:
         values = df[column] if column in df.columns else pd.Series(pd.NA, index=df.index)
+        if column == "failure_code" and "failure_detail" in df.columns:
+            # The precise code: the imports API's failure_code is one of four broad values.
+            values = df["failure_detail"].where(df["failure_detail"].notna(), values)
         if column in DATETIME_COLUMNS:
             out[column] = _to_utc(values)
         elif column in COUNT_COLUMNS:

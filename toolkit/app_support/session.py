@@ -1,7 +1,8 @@
 """The app's connection to an import API and its cached loaders.
 
 - ``current_target()``: the configured remote API (secrets, then environment),
-  or the embedded local service, started once per process.
+  or the embedded local service, started once per process on the app's data
+  folder (``embedded_service()``; its demo history fills in the background).
 - ``get_client()``: an ``ImportClient`` for that target (one per process).
 - ``load_imports()``: the import list the Imports and Dashboard pages show,
   from the API (cached with a short TTL) or from an injected source.
@@ -19,8 +20,9 @@ benchmark and the AppTests with 100,000 synthetic records).
 from __future__ import annotations
 
 import os
-import threading
+import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -40,16 +42,23 @@ __all__ = [
     "load_imports",
     "refresh_imports",
     "dashboard_for",
-    "ensure_demo_data",
+    "embedded_service",
+    "data_folder",
     "demo_count",
+    "DATA_SETTING",
 ]
 
 IMPORTS_SOURCE_KEY = "toolkit.imports_source"
+#: ``DataFrame.attrs`` key naming one loaded import list (the aggregates' cache key).
+FINGERPRINT = "toolkit.fingerprint"
 #: How long the import list and the dashboard aggregates are reused.
 CACHE_TTL_SECONDS = 15
 #: How many demo imports the embedded service gets on first start (0: none).
 DEMO_SETTING = "TOOLKIT_APP_DEMO"
 DEMO_DEFAULT_COUNT = 300
+#: Where the embedded service keeps its store between runs ("-": a temporary one).
+DATA_SETTING = "TOOLKIT_APP_DATA"
+DEFAULT_DATA_FOLDER = ".toolkit/app"
 
 
 def _secrets() -> dict[str, Any]:
@@ -73,10 +82,32 @@ def current_target() -> ApiTarget:
 
 @st.cache_resource(show_spinner="Starting the embedded import service…")
 def _embedded_service() -> Any:
-    """The process-wide local service (the client's), started on first use, stopped at exit."""
-    from toolkit.local import shared_local_service
+    """The process-wide embedded service on the app's data folder, started once, stopped at exit."""
+    import atexit
 
-    return shared_local_service()
+    from toolkit.app_support.embedded import AppService
+
+    service = AppService.start(data_folder(os.environ), demo_count=demo_count(os.environ))
+    atexit.register(service.close)
+    return service
+
+
+def embedded_service() -> Any | None:
+    """The running ``AppService`` when the app uses the embedded service (None otherwise)."""
+    target = current_target()
+    return _embedded_service() if target.embedded else None
+
+
+def data_folder(environ: Mapping[str, str]) -> Path | None:
+    """Where the embedded service keeps its store: ``TOOLKIT_APP_DATA`` or ``.toolkit/app``; "-": nowhere.
+
+        >>> data_folder({}), data_folder({"TOOLKIT_APP_DATA": "-"})
+        (PosixPath('.toolkit/app'), None)
+    """
+    raw = environ.get(DATA_SETTING, "").strip()
+    if raw == "-":
+        return None
+    return Path(raw or DEFAULT_DATA_FOLDER)
 
 
 @st.cache_resource(show_spinner=False)
@@ -95,14 +126,18 @@ def get_client() -> Any:
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner="Loading imports…")
 def _fetch_imports(url: str, api_key: str, api: str) -> pd.DataFrame:
-    return normalize_imports(_client(url, api_key, api).list_imports())
+    df = normalize_imports(_client(url, api_key, api).list_imports())
+    df.attrs[FINGERPRINT] = f"{url}@{time.time()}"  # one fetch, one fingerprint
+    return df
 
 
 def load_imports() -> pd.DataFrame:
     """Every import record visible to the key, newest first (see the module doc for injection)."""
     source: pd.DataFrame | Callable[[], pd.DataFrame] | None = st.session_state.get(IMPORTS_SOURCE_KEY)
     if source is not None:
-        return normalize_imports(source() if callable(source) else source)
+        df = normalize_imports(source() if callable(source) else source)
+        df.attrs[FINGERPRINT] = f"injected@{id(source)}:{len(df)}"
+        return df
     target = current_target()
     return _fetch_imports(target.url, target.api_key, target.api)
 
@@ -110,21 +145,25 @@ def load_imports() -> pd.DataFrame:
 def refresh_imports() -> None:
     """Forget the cached list and aggregates (after an import or a delete)."""
     _fetch_imports.clear()
-    dashboard_for.clear()
+    _dashboard_cached.clear()
+
+
+def dashboard_for(df: pd.DataFrame, filters: ImportFilters) -> DashboardData:
+    """``dashboard_data`` cached per list and filters for ``CACHE_TTL_SECONDS``.
+
+    The list is known by its fingerprint (set by ``load_imports``), not
+    hashed: hashing a million records costs more than aggregating them.
+    """
+    fingerprint = df.attrs.get(FINGERPRINT) or str(pd.util.hash_pandas_object(df).sum())
+    return _dashboard_cached(fingerprint, filters, df)
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def dashboard_for(df: pd.DataFrame, filters: ImportFilters) -> DashboardData:
-    """``dashboard_data`` cached per data and filters for ``CACHE_TTL_SECONDS``."""
-    return dashboard_data(df, filters)
+def _dashboard_cached(fingerprint: str, filters: ImportFilters, _df: pd.DataFrame) -> DashboardData:
+    return dashboard_data(_df, filters)
 
 
-_demo_lock = threading.Lock()
-
-
-@st.cache_resource(show_spinner=False)
-def _demo_state() -> dict[str, bool]:
-    return {"checked": False}
+dashboard_for.clear = _dashboard_cached.clear  # type: ignore[attr-defined]
 
 
 def demo_count(environ: Mapping[str, str]) -> int:
@@ -140,32 +179,3 @@ def demo_count(environ: Mapping[str, str]) -> int:
         return max(0, int(raw))
     except ValueError:
         raise ConfigError(f"{DEMO_SETTING} must be a number of imports (0: no demo), got {raw!r}") from None
-
-
-def ensure_demo_data(target: ApiTarget) -> None:
-    """On the embedded service's first start with an empty store, run the demo.
-
-    Runs once per process; the other sessions wait for it. Progress shows
-    in the session that runs it. ``TOOLKIT_APP_DEMO`` sets how many imports
-    (default 300; 0 turns it off).
-    """
-    count = demo_count(os.environ)
-    if not target.embedded or count == 0:
-        return
-    state = _demo_state()
-    with _demo_lock:
-        if state["checked"]:
-            return
-        from toolkit.demo import run_demo, store_is_empty
-
-        client = _client(target.url, target.api_key, target.api)
-        if store_is_empty(client):
-            with st.status("First start: filling the embedded service with demo imports…") as box:
-                bar = st.progress(0.0)
-                summary = run_demo(
-                    client, count, progress=False,
-                    on_progress=lambda done, total: bar.progress(done / total, f"{done}/{total} imports"),
-                )
-                box.update(label=f"Demo data ready: {summary.describe()}", state="complete", expanded=False)
-            refresh_imports()
-        state["checked"] = True

@@ -8,6 +8,8 @@ profile, findings; and the import step with its live status.
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,24 +19,43 @@ import streamlit as st
 
 from toolkit.app_support import session
 from toolkit.app_support.detail import rejected_rows_download, show_record
-from toolkit.app_support.uploads import MAX_FINDINGS_SHOWN, PREVIEW_ROWS, PreparedFile, new_workdir
+from toolkit.app_support.uploads import (
+    FIELD_TYPES,
+    MAX_FINDINGS_SHOWN,
+    PREVIEW_ROWS,
+    PreparedFile,
+    convert_table,
+    new_workdir,
+    save_upload,
+    table_schema,
+)
 from toolkit.app_support.ui import show_errors, status_badge
+from toolkit.errors import ToolkitError
+from toolkit.progress import ProgressCallback, ProgressEvent
 
 __all__ = [
     "header_card",
     "prepare_once",
+    "conversion_form",
     "held_prepared",
     "show_prepared",
     "import_controls",
     "POLL_SECONDS",
+    "describe_progress",
+    "describe_upload",
+    "describe_processing",
     "IMPORT_STATE_KEY",
     "PREPARED_KEY",
 ]
 
 #: How often the live status asks the API while an import runs.
 POLL_SECONDS = 1.0
+#: How often the validation bar is redrawn.
+PROGRESS_SECONDS = 0.25
 IMPORT_STATE_KEY = "validate.import"
 PREPARED_KEY = "validate.prepared"
+#: The saved CSV/Parquet upload: (upload id, folder, path, column schema).
+TABLE_KEY = "validate.table"
 
 
 def held_prepared(prefix: str) -> tuple[str, PreparedFile] | None:
@@ -44,12 +65,15 @@ def held_prepared(prefix: str) -> tuple[str, PreparedFile] | None:
 
 
 def prepare_once(
-    upload_key: str, label: str, make: Callable[[Path], PreparedFile]
+    upload_key: str, label: str, make: Callable[[Path, ProgressCallback], PreparedFile]
 ) -> PreparedFile | None:
     """The prepared file of this upload, made once per upload (reruns reuse it).
 
-    ``make(workdir)`` saves, converts and validates; its errors are shown
-    with ``st.error`` (returns None). The previous upload's file is released.
+    ``make(workdir, progress)`` saves, converts and validates in a worker
+    thread while a progress bar shows the engine's ``ProgressEvent`` s (rows
+    and % of the bytes); its errors are shown with ``st.error`` (returns
+    None), naming the file by ``label``, never by its path on the server.
+    The previous upload's file is released.
     """
     held = st.session_state.get(PREPARED_KEY)
     if held is not None and held[0] == upload_key:
@@ -58,15 +82,129 @@ def prepare_once(
         held[1].close()
         st.session_state.pop(PREPARED_KEY)
     workdir = new_workdir()
-    with st.spinner(f"Validating {label}…"), show_errors(f"Reading {label}"):
+    latest: dict[str, ProgressEvent] = {}
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
         try:
-            prepared = make(workdir)
-        except BaseException:
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
-        st.session_state[PREPARED_KEY] = (upload_key, prepared)
-        return prepared
-    return None
+            outcome["prepared"] = make(workdir, lambda event: latest.__setitem__("event", event))
+        except BaseException as exc:  # noqa: BLE001 - handed to the script thread, which shows it
+            outcome["error"] = exc
+
+    bar = st.progress(0.0, text=f"Validating {label}…")
+    thread = threading.Thread(target=work, name="toolkit-app-validate", daemon=True)
+    started = time.monotonic()
+    thread.start()
+    while thread.is_alive():
+        thread.join(PROGRESS_SECONDS)
+        fraction, text = describe_progress(latest.get("event"), time.monotonic() - started, label)
+        bar.progress(fraction if fraction is not None else 0.0, text=text)
+    bar.empty()
+    if "error" in outcome:
+        shutil.rmtree(workdir, ignore_errors=True)
+        with show_errors(f"Reading {label}"):
+            raise _in_user_words(outcome["error"], workdir)
+        return None
+    prepared = outcome["prepared"]
+    st.session_state[PREPARED_KEY] = (upload_key, prepared)
+    return prepared
+
+
+def describe_progress(event: ProgressEvent | None, elapsed: float, label: str) -> tuple[float | None, str]:
+    """The bar's fraction and text for the latest validation event.
+
+        >>> describe_progress(ProgressEvent("validate", 50_000_000, 200_000_000, rows=400_000), 8.0, "big.cc5txt")
+        (0.25, 'Validating big.cc5txt: 25% · 400,000 rows · 50 of 200 MB · 8 s')
+        >>> describe_progress(None, 2.4, "a.cc5txt")
+        (None, 'Validating a.cc5txt… 2 s')
+    """
+    if event is None:
+        return None, f"Validating {label}… {elapsed:.0f} s"
+    parts = [f"Validating {label}:"]
+    fraction = event.fraction
+    if fraction is not None:
+        parts.append(f"{fraction:.0%} ·")
+    if event.rows is not None:
+        parts.append(f"{event.rows:,} rows ·")
+    if event.unit == "B" and event.total:
+        parts.append(f"{event.done / 1e6:,.0f} of {event.total / 1e6:,.0f} MB ·")
+    parts.append(f"{elapsed:.0f} s")
+    return fraction, " ".join(parts)
+
+
+def describe_upload(sent: int, total: int) -> str:
+    """The upload bar's text: bytes sent of the file's size.
+
+        >>> describe_upload(50_000_000, 200_000_000)
+        'Uploading… 50.0 of 200.0 MB (25%)'
+    """
+    return f"Uploading… {sent / 1e6:,.1f} of {total / 1e6:,.1f} MB ({sent / max(total, 1):.0%})"
+
+
+def describe_processing(record: Any, elapsed: float) -> str:
+    """What the service is doing with the import: status, time since it was sent, rows once known.
+
+        >>> from toolkit.client.result import ImportRecord
+        >>> describe_processing(ImportRecord(file_id="f_1", status="PROCESSING"), 4.2)
+        'File f_1 is processing · 4 s since it was sent · checking every 1 s'
+        >>> describe_processing(ImportRecord(file_id="f_1", status="PROCESSING", successful_count=900), 9)
+        'File f_1 is processing · 9 s since it was sent · 900 rows so far · checking every 1 s'
+    """
+    rows = (record.successful_count or 0) + (record.failure_count or 0)
+    known = f" · {rows:,} rows so far" if rows else ""
+    return (f"File {record.file_id} is {record.status.lower()} · {elapsed:.0f} s since it was sent{known}"
+            f" · checking every {POLL_SECONDS:g} s")
+
+
+def _in_user_words(exc: BaseException, workdir: Path) -> BaseException:
+    """``exc`` with the server's working folder taken out of its message (toolkit errors only)."""
+    if isinstance(exc, ToolkitError) and str(workdir) in str(exc):
+        return ToolkitError(str(exc).replace(f"{workdir}/", "").replace(str(workdir), ""))
+    return exc
+
+
+def conversion_form(uploaded: Any, kind: str) -> None:
+    """The CSV/Parquet form: entity metadata, each column's cc5 type and the keys; then convert and validate.
+
+    The table is saved once per upload (``TABLE_KEY``); its columns start
+    with the types ``write_cc5`` would infer, and the first column as key.
+    """
+    name = uploaded.name
+    held = st.session_state.get(TABLE_KEY)
+    if held is None or held[0] != uploaded.file_id:
+        if held is not None:
+            shutil.rmtree(held[1], ignore_errors=True)
+        workdir = new_workdir()
+        path = save_upload(name, uploaded, workdir)
+        held = (uploaded.file_id, workdir, path, table_schema(name, path))
+        st.session_state[TABLE_KEY] = held
+    _, _, path, schema = held
+    with st.form("validate.convert"):
+        st.caption(f"{name} is a {kind.upper()} table: say what it holds, check each column's cc5 type and "
+                   "tick the key columns, then write it as cc5.")
+        cols = st.columns(4)
+        entity = cols[0].text_input("Entity type", placeholder="customer", key="validate.convert.entity")
+        workspace = cols[1].text_input("Workspace", placeholder="ws-eu", key="validate.convert.workspace")
+        bucket = cols[2].text_input("Bucket", value="bk-main", key="validate.convert.bucket")
+        customer = cols[3].text_input("Customer code (optional)", key="validate.convert.customer")
+        edited = st.data_editor(
+            schema, hide_index=True, disabled=["column"], key="validate.convert.columns",
+            column_config={
+                "column": "Column",
+                "type": st.column_config.SelectboxColumn("cc5 type", options=list(FIELD_TYPES), required=True,
+                                                         help="A value that does not fit is a finding"),
+                "key": st.column_config.CheckboxColumn("Key", help="Key columns identify a record"),
+            },
+        )
+        converted = st.form_submit_button("Convert and validate", type="primary")
+    if not converted:
+        return
+    keys = [str(c) for c in edited.loc[edited["key"].fillna(False).astype(bool), "column"]]
+    types = {str(c): str(t) for c, t in zip(edited["column"], edited["type"])}
+    options = dict(entity_type=entity.strip(), workspace=workspace.strip(), keys=keys, bucket_id=bucket.strip(),
+                   customer=customer.strip() or None, types=types)
+    prepare_once(f"{uploaded.file_id}:{sorted((k, str(v)) for k, v in options.items())}", name,
+                 lambda work, progress: convert_table(name, path, work, progress=progress, **options))
 
 
 def header_card(header: Any) -> None:
@@ -97,6 +235,10 @@ def show_prepared(prepared: PreparedFile) -> None:
     """Verdict, header card, preview, profile and findings of a prepared file."""
     report = prepared.report
     summary = f"{report.data_rows:,} data rows, {report.delete_rows:,} delete rows, {report.rejected_rows:,} rejected"
+    if prepared.binary:
+        st.error(f"**{prepared.name}** is not a text file: a cc5 file is UTF-8 text, one record per line. "
+                 "It cannot be previewed or imported.", icon=":material/block:")
+        return
     if report.ok:
         st.success(f"**{prepared.name}** is valid: {summary}.", icon=":material/check_circle:")
     elif report.importable:
@@ -107,12 +249,14 @@ def show_prepared(prepared: PreparedFile) -> None:
                  icon=":material/block:")
     if prepared.source != "cc5":
         st.caption(f"Written as cc5 from the {prepared.source.upper()} table (`write_cc5`), then validated.")
+        st.download_button(f"Download {prepared.name}", prepared.path.read_bytes(), file_name=prepared.name,
+                           mime="text/plain", icon=":material/download:", key="validate.cc5_download")
     for problem in prepared.problems:
         st.warning(problem)
 
     header_card(prepared.header)
-    preview_tab, profile_tab, findings_tab = st.tabs(
-        [f"Preview (first {PREVIEW_ROWS} rows)", "Profile", f"Findings ({sum(report.counts.values()):,})"]
+    findings_tab, preview_tab, profile_tab = st.tabs(
+        [f"Findings ({sum(report.counts.values()):,})", f"Preview (first {PREVIEW_ROWS} rows)", "Profile"]
     )
     with preview_tab:
         if prepared.preview is None:
@@ -120,8 +264,15 @@ def show_prepared(prepared: PreparedFile) -> None:
         else:
             st.dataframe(prepared.preview, hide_index=True)
     with profile_tab:
-        if prepared.profile is None:
+        if not prepared.readable:
             st.info("No profile: the header does not define readable fields.")
+        elif prepared.profile is None:
+            megabytes = prepared.path.stat().st_size / 1e6
+            st.caption(f"The profile reads every value of every field: for {megabytes:,.0f} MB that takes a while.")
+            if st.button("Compute the profile", icon=":material/query_stats:", key="validate.profile"):
+                with st.spinner("Profiling every field…"):
+                    prepared.compute_profile()
+                st.rerun()
         else:
             st.dataframe(prepared.profile, hide_index=True)
     with findings_tab:
@@ -130,22 +281,46 @@ def show_prepared(prepared: PreparedFile) -> None:
 
 def _findings(prepared: PreparedFile) -> None:
     report = prepared.report
-    if prepared.findings.empty:
+    findings = prepared.findings
+    if findings.empty:
         st.success("No findings.")
     else:
         counts = pd.DataFrame(sorted(report.counts.items()), columns=["code", "findings"])
         st.dataframe(counts, hide_index=True)
-        shown = len(prepared.findings)
+        shown = len(findings)
         total = sum(report.counts.values())
         if shown < total:
             st.caption(f"The first {MAX_FINDINGS_SHOWN:,} of {total:,} findings, in line order.")
-        st.dataframe(prepared.findings, hide_index=True, column_config={
-            "line": st.column_config.NumberColumn("line", format="%d")})
+        cols = st.columns(2)
+        codes = cols[0].multiselect("Code", sorted(findings["code"].dropna().unique()),
+                                    key="validate.filter_codes", placeholder="All codes")
+        fields = cols[1].multiselect("Field", sorted(f for f in findings["field"].dropna().astype(str).unique() if f),
+                                     key="validate.filter_fields", placeholder="All fields")
+        chosen = findings
+        if codes:
+            chosen = chosen[chosen["code"].isin(codes)]
+        if fields:
+            chosen = chosen[chosen["field"].astype("string").isin(fields)]
+        # A file-level finding has no field or value: an empty cell, not "None".
+        st.dataframe(chosen.fillna({"field": "", "value": ""}), hide_index=True, key="validate.findings",
+                     # The raw line before the (long) message: both fit 1280 px only this way round.
+                     column_order=["line", "code", "field", "value", "raw", "message"],
+                     column_config={
+                         "line": st.column_config.NumberColumn("line", format="%d", width=60),
+                         "code": st.column_config.TextColumn("code", width=200),
+                         "field": st.column_config.TextColumn("field", width=80),
+                         "value": st.column_config.TextColumn("value", width=80),
+                         "raw": st.column_config.TextColumn("raw line", width=200,
+                                                            help="The line as it is in the file"),
+                         "message": st.column_config.TextColumn("message", width="large"),
+                     })
+        if codes or fields:
+            st.caption(f"{len(chosen):,} of {shown:,} findings match.")
     if prepared.rejected_count:
         st.download_button(
             f"Download the {prepared.rejected_count:,} rejected rows (CSV)",
             prepared.rejected_csv,
-            file_name=f"{prepared.path.stem}_rejected.csv",
+            file_name=f"{Path(prepared.name).stem}_rejected.csv",
             mime="text/csv",
             icon=":material/download:",
             key="validate.rejected",
@@ -199,7 +374,7 @@ def _import_form(prepared: PreparedFile, upload_id: str) -> None:
         try:
             client.upload(prepared.path, target, progress=False,
                           on_progress=lambda sent, total: bar.progress(
-                              0.05 + 0.9 * sent / max(total, 1), text=f"Uploading… {sent:,} of {total:,} bytes"))
+                              0.05 + 0.9 * sent / max(total, 1), text=describe_upload(sent, total)))
         except BaseException:
             client.discard_pending(target.file_id)  # no file left waiting for an upload that failed
             raise
@@ -208,7 +383,7 @@ def _import_form(prepared: PreparedFile, upload_id: str) -> None:
         bar.progress(1.0, text=f"Uploaded; the import is {record.status}.")
     if record is not None:
         st.session_state[IMPORT_STATE_KEY] = {"upload_id": upload_id, "file_id": record.file_id,
-                                              "record": record}
+                                              "record": record, "started": time.monotonic()}
         session.refresh_imports()
         st.rerun()
 
@@ -230,8 +405,8 @@ def _live_status(state: dict[str, Any]) -> None:
                 cols = st.columns([1, 5])
                 with cols[0]:
                     status_badge(record.status)
-                cols[1].caption(f"File `{record.file_id}`: {record.status.lower()}; "
-                                f"checking every {POLL_SECONDS:g} s…")
+                elapsed = time.monotonic() - state.get("started", time.monotonic())
+                cols[1].caption(describe_processing(record, elapsed))
             else:
                 show_record(record)
                 with show_errors("Connecting to the import API"):

@@ -49,6 +49,12 @@ class Cc5File:
         self._scan = Scan(path, self.con, head=self._head)
         self._report: ValidationReport | None = None
 
+    def _repr_html_(self) -> str:
+        """Jupyter: header and first rows (``toolkit._html``)."""
+        from toolkit._html import cc5_html
+
+        return cc5_html(self)
+
     # --------------------------------------------------------------- relations
     @property
     def data(self) -> duckdb.DuckDBPyRelation:

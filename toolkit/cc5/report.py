@@ -108,6 +108,12 @@ class ValidationReport:
     def __repr__(self) -> str:
         return f"<ValidationReport {self.summary()}>"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: verdict, counts by code and the first findings (``toolkit._html``)."""
+        from toolkit._html import report_html
+
+        return report_html(self)
+
     # ------------------------------------------------------------- findings
     def _rows_to_findings(self, rows: Iterable[tuple[Any, ...]]) -> list[Finding]:
         return [

@@ -24,6 +24,9 @@ def demo(
     serve: Annotated[bool, typer.Option(
         help="Embedded service only: keep serving after the demo until Ctrl-C")] = True,
     output_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    days: Annotated[int, typer.Option(min=0, max=365, help=(
+        "Embedded service only: spread the history over the last DAYS days through the service's clock "
+        "(0: now)"))] = 30,
 ) -> None:
     """Run generated good and defective cc5 files through the real service.
 
@@ -42,7 +45,7 @@ def demo(
         _report(summary, client.base_url, output_json)
         return
     require_extra("service", what="toolkit demo without --url (the embedded service)")
-    with demo_service(count, seed=seed, workers=workers) as (service, summary):
+    with demo_service(count, seed=seed, workers=workers, days=days) as (service, summary):
         _report(summary, service.url, output_json)
         if serve:  # with --json, stdout holds only the JSON
             typer.echo("Serving the demo data until Ctrl-C. Point the app or the CLI at it:", err=output_json)

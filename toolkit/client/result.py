@@ -359,6 +359,12 @@ class ImportResult:
             return f"{self.file_id} FINISHED: {self.successful_count} rows applied, {self.failure_count} rejected"
         return f"{self.file_id} {self.status}"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: status, counts, failure code and the local validation (``toolkit._html``)."""
+        from toolkit._html import result_html
+
+        return result_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         """Record fields plus timings, for JSON output."""
         return {

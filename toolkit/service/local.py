@@ -14,7 +14,7 @@ import logging
 import secrets
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,6 +146,7 @@ def local_service(
     *,
     s3_endpoint: str | None = None,
     config: ServiceConfig | None = None,
+    clock: Callable[[], float] | None = None,
     **settings: Any,
 ) -> Iterator[LocalService]:
     """Run the service in this process until the block ends.
@@ -154,7 +155,8 @@ def local_service(
     ``s3_endpoint`` an embedded moto S3 server is started. Other keyword
     arguments are ServiceConfig settings (``max_file_bytes``,
     ``url_expiry_seconds``, ``workers``...). A random local API key allowed
-    every workspace is added to the configured ones.
+    every workspace is added to the configured ones. ``clock`` replaces
+    ``time.time`` for the records' times (the demo backdates its history).
 
     >>> with local_service(max_file_bytes=10_000_000) as svc:     # doctest: +SKIP
     ...     svc.url, svc.api_key
@@ -172,7 +174,7 @@ def local_service(
     cfg, embedded, _ = prepare_config(cfg)
     service = server = None
     try:
-        service = Service(cfg)
+        service = Service(cfg) if clock is None else Service(cfg, clock=clock)
         service.start()
         server = ServerThread(service.app, "127.0.0.1", 0)
         server.start()

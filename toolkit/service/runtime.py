@@ -11,6 +11,8 @@ import gc
 import logging
 import shutil
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -33,9 +35,12 @@ class Service:
     """Everything behind one running service. ``config.s3_endpoint`` must be
     set (start an embedded S3 first if there is none); ``config.store``
     None means a store in a new temporary directory, a ``postgresql://`` URL
-    the PostgreSQL store (``config.workers`` 0: answer the APIs only)."""
+    the PostgreSQL store (``config.workers`` 0: answer the APIs only).
 
-    def __init__(self, config: ServiceConfig) -> None:
+    ``clock`` (seconds since the epoch) stamps every record's times; only
+    the demo passes one, to backdate its history (``toolkit.demo.DemoClock``)."""
+
+    def __init__(self, config: ServiceConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         if config.store is None:
@@ -66,8 +71,8 @@ class Service:
             work_dir = Path(config.store).parent / f"{Path(config.store).name}.work"
             shutil.rmtree(work_dir, ignore_errors=True)
             work_dir.mkdir(parents=True, exist_ok=True)
-        self.processor = Processor(self.store, self.storage, config, work_dir=work_dir)
-        self.imports = ImportService(config, self.store, self.storage, self.processor)
+        self.processor = Processor(self.store, self.storage, config, clock=clock, work_dir=work_dir)
+        self.imports = ImportService(config, self.store, self.storage, self.processor, clock=clock)
         self.worker = Worker(self.imports, threads=config.workers, watch_interval=config.watch_interval_seconds)
         self.app: FastAPI = create_app(self.imports)
         self._started = False
