@@ -533,7 +533,7 @@ def test_list_since_a_duration(fake: FakeApi, clock: FakeClock) -> None:
 def test_an_empty_list_is_a_typed_empty_frame(fake: FakeApi, clock: FakeClock) -> None:
     frame = make_client(fake, clock, "portal").list_imports()
     assert frame.empty and list(frame.columns) == list(RECORD_COLUMNS)
-    assert str(frame["date_created"].dtype) == "datetime64[ns, UTC]" and str(frame["failure_count"].dtype) == "Int64"
+    assert str(frame["date_created"].dtype) == "datetime64[us, UTC]" and str(frame["failure_count"].dtype) == "Int64"
 
 
 def test_files_shifting_between_pages_appear_once(fake: FakeApi, clock: FakeClock) -> None:
@@ -606,6 +606,18 @@ def test_the_rejected_row_count_follows_csv_quoting_across_chunks() -> None:
             for i in range(0, len(data), size):
                 counter.feed(data[i : i + size])
             assert counter.rows == max(0, len(rows) - 1), (data, size)
+
+
+def test_the_client_frame_and_the_app_frame_share_dtypes() -> None:
+    """One import-list shape: the app's normalize_imports keeps list_imports' dtypes as they are."""
+    from toolkit.app_support.records import normalize_imports
+    from toolkit.client.result import ImportRecord, records_to_frame
+
+    frame = records_to_frame([ImportRecord(file_id="f_1", status="FINISHED", successful_count=2,
+                                           date_created=datetime(2026, 11, 22, tzinfo=timezone.utc))])
+    normal = normalize_imports(frame)
+    for column in ("date_created", "process_start_time", "successful_count", "failure_count"):
+        assert normal[column].dtype == frame[column].dtype, column
 
 
 def test_a_sync_portal_import_that_failed_returns_the_failed_record() -> None:

@@ -21,7 +21,7 @@ from conftest import make_cc5
 
 import toolkit
 from toolkit.client import ImportClient, RetryPolicy
-from toolkit.client.embedded import shared_local_service
+from toolkit.local import shared_local_service
 from toolkit.errors import (
     AuthenticationError,
     ImportFailed,

@@ -214,7 +214,10 @@ def test_configuration_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOOLKIT_API", "Imports")
     client = ImportClient.from_env()
     assert (client.base_url, client.api, client.config.api_key) == ("http://127.0.0.1:1", "imports", "env-key")
-    assert ImportClient(api="portal").api == "portal"  # arguments beat the environment
+    assert ImportClient.from_env(api="portal").api == "portal"  # arguments beat the environment
+    # Configuration at the edges: the constructor itself never reads the environment.
+    with pytest.raises(ConfigError, match="No API URL configured"):
+        ImportClient()
 
 
 # -- S3 errors ----------------------------------------------------------------------

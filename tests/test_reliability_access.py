@@ -64,7 +64,7 @@ def world(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "WorkspaceId": workspace, "BucketId": "bk", "EntityType": "customer", "FileName": "p.cc5txt"})
         files[workspace] = [done["FileId"], created["file_id"], pending.json()["Data"]["FileId"]]
     for workspace in files:
-        wait_for(lambda: client.get(f"/v1/imports/{files[workspace][1]}", headers=u21("key-all")).json()["status"]
+        wait_for(lambda workspace=workspace: client.get(f"/v1/imports/{files[workspace][1]}", headers=u21("key-all")).json()["status"]
                  == "FINISHED", timeout=60, what="the imports-API upload to finish")
     yield {"svc": svc, "client": client, "files": files, "dir": directory}
     svc.close()

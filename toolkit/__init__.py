@@ -9,6 +9,9 @@
     ...                                  base_url=svc.url, api_key=svc.api_key)
 
 Names are imported lazily so that ``import toolkit`` (and the CLI) stay fast.
+The core install is the engine and the client; ``local_service`` and
+``import_file`` without a configured API need the ``service`` extra
+(``pip install 'toolkit[service]'``) and say so when it is missing.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from toolkit.errors import (
     Cc5Error,
     ConfigError,
     ConflictError,
+    MissingExtra,
     ImportFailed,
     ImportTimeout,
     NotFoundError,
@@ -41,20 +45,25 @@ _LAZY: dict[str, str] = {
     "Cc5File": "toolkit.cc5",
     "ValidationReport": "toolkit.cc5",
     "Finding": "toolkit.cc5",
-    # reference service
-    "local_service": "toolkit.service",
-    "LocalService": "toolkit.service",
     # client
     "ImportClient": "toolkit.client",
+    "ImportOptions": "toolkit.client",
     "ImportResult": "toolkit.client",
-    "import_file": "toolkit.client",
+    # the embedded local service and the one-call import (above client and service)
+    "local_service": "toolkit.service.local",
+    "LocalService": "toolkit.service.local",
+    "import_file": "toolkit.local",
+    # progress events
+    "ProgressEvent": "toolkit.progress",
 }
+_EXTRAS = {"toolkit.service.local": "service"}
 
 __all__ = [
     *_LAZY,
     "ToolkitError",
     "Cc5Error",
     "ConfigError",
+    "MissingExtra",
     "ValidationFailed",
     "ApiError",
     "AuthenticationError",
@@ -67,4 +76,4 @@ __all__ = [
 ]
 
 
-__getattr__ = lazy_getattr(__name__, _LAZY, globals())
+__getattr__ = lazy_getattr(__name__, _LAZY, globals(), extras=_EXTRAS)

@@ -40,7 +40,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from toolkit.app_support.records import IN_FLIGHT_STATUSES, TERMINAL_STATUSES
+from toolkit.statuses import IN_FLIGHT_STATUSES, TERMINAL_STATUSES
 from toolkit.errors import ImportTimeout
 
 __all__ = [

@@ -8,6 +8,7 @@ is a one-line message fit for the CLI and the app.
     ├── Cc5Error                 a cc5 file cannot be read at all (file, line, field)
     ├── WriteError               write_cc5 cannot write the data (column, row); also a ValueError
     ├── ConfigError              missing or invalid configuration
+    │   └── MissingExtra         an optional part is not installed (extra); also an ImportError
     ├── ValidationFailed         local validation found file-level errors (report)
     ├── ApiError                 the API answered with an error (status_code, error_code, response)
     │   ├── AuthenticationError  401: no key or a wrong key
@@ -16,7 +17,21 @@ is a one-line message fit for the CLI and the app.
     ├── TransportError           no usable answer: connection refused, dropped, timed out
     ├── UploadError              the upload to storage failed (step, response)
     ├── ImportFailed             the import ended FAILED (record, failure_code)
-    └── ImportTimeout            waiting for the import gave up (file_id, last status)
+    ├── ImportTimeout            waiting for the import gave up (file_id, last status)
+    │
+    │   raised inside the service (they live next to the code that raises them):
+    ├── StorageError             toolkit.service.storage: S3 failed (unreachable, denied, odd answer)
+    │   └── ObjectTooLarge       the object grew past the size limit while downloaded
+    ├── SchemaMismatch           toolkit.service.store: keys or a field type disagree with the table
+    └── StateChanged             toolkit.service.store: the record left the state an operation expected
+
+Internal control flow, never raised to a caller of the library (so not under
+``ToolkitError``): ``toolkit.client.http.AmbiguousRequest`` (a trigger's
+answer was lost; the client asks for the status), ``toolkit.client.upload._FileChanged``,
+``toolkit.service.processing.Interrupted`` and ``toolkit.service.processing._Failure``
+(turned into a FAILED import), and ``toolkit.service.body_guard._BodyRefused`` (a BaseException that abandons an
+oversized request body; the guard answers 413 itself).
+``tests/test_surface.py`` checks this list against the package's classes.
 
 Example:
 
@@ -39,6 +54,7 @@ __all__ = [
     "Cc5Error",
     "WriteError",
     "ConfigError",
+    "MissingExtra",
     "ValidationFailed",
     "ApiError",
     "AuthenticationError",
@@ -105,6 +121,23 @@ class WriteError(ToolkitError, ValueError):
 
 class ConfigError(ToolkitError):
     """Configuration is missing or invalid (API URL, key, store path...)."""
+
+
+class MissingExtra(ConfigError, ImportError):
+    """An optional part of the toolkit is not installed; ``extra`` names the
+    extra that brings it (``pip install 'toolkit[service]'``).
+
+    It is also an ``ImportError``, so code that guards an optional import
+    with ``except ImportError`` keeps working.
+
+        >>> str(MissingExtra("toolkit serve needs the service extra", extra="service"))
+        'toolkit serve needs the service extra'
+    """
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        ConfigError.__init__(self, message)
+        self.msg = message  # ImportError's message attribute
+        self.extra = extra
 
 
 class ValidationFailed(ToolkitError):
@@ -175,12 +208,14 @@ class UploadError(ToolkitError):
 
 
 class ImportFailed(ToolkitError):
-    """The import ended FAILED (or DELETED); ``record`` is the final file record."""
+    """The import ended FAILED (or DELETED); ``record`` is the final file record,
+    ``result`` the whole ``ImportResult`` (timings) when ``import_file`` raised it."""
 
-    def __init__(self, message: str, *, record: Any, failure_code: str | None = None) -> None:
+    def __init__(self, message: str, *, record: Any, failure_code: str | None = None, result: Any = None) -> None:
         super().__init__(message)
         self.record = record
         self.failure_code = failure_code
+        self.result = result
 
 
 class ImportTimeout(ToolkitError):

@@ -33,8 +33,11 @@ _ONE_ERROR = re.compile(r"; (?=[A-Z][A-Z0-9_]+: )")
 _CODE_FIELD = re.compile(r"^(?P<code>[A-Z][A-Z0-9_]+): (?:field (?P<field>[^:]+): )?(?P<message>.*)$", re.S)
 
 
+_NO_FILTERS = ImportFilters()  # frozen: one shared default
+
+
 def filters_from_click(
-    chart: str, points: Sequence[dict[str, Any]], base: ImportFilters = ImportFilters()
+    chart: str, points: Sequence[dict[str, Any]], base: ImportFilters = _NO_FILTERS
 ) -> ImportFilters | None:
     """The filters that list the imports behind the clicked ``points`` of ``chart`` (None: no point).
 

@@ -99,7 +99,8 @@ class AppService:
 
         clock = DemoClock()
         note = ""
-        manager = service = None
+        manager: Any = None
+        service: Any = None
         if folder is not None:
             try:
                 folder.mkdir(parents=True, exist_ok=True)

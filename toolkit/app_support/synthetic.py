@@ -67,7 +67,7 @@ def synthetic_imports(
             "successful_count": np.where(status == "FINISHED", rows - rejected, 0),
             "failure_count": np.where(status == "FINISHED", rejected, 0),
             "status": status,
-            "failure_code": np.where(status == "FAILED", rng.choice(_FAILURE_CODES, n), None),
+            "failure_code": np.where(status == "FAILED", rng.choice(_FAILURE_CODES, n), np.array(None)),
         }
     )
     return normalize_imports(df)

@@ -173,8 +173,8 @@ def compact_number(n: int) -> str:
 def _date_range(container, df: pd.DataFrame, *, key: str) -> tuple[dt.date | None, dt.date | None]:
     created = df["date_created"].dropna() if "date_created" in df else pd.Series([], dtype=object)
     today = dt.datetime.now(dt.timezone.utc).date()
-    low = created.min().date() if len(created) else today
-    high = max(created.max().date(), today) if len(created) else today
+    low = pd.Timestamp(created.min()).date() if len(created) else today
+    high = max(pd.Timestamp(created.max()).date(), today) if len(created) else today
     preset = st.session_state.get(key)
     if isinstance(preset, (tuple, list)) and preset and not all(low <= d <= high for d in preset):
         del st.session_state[key]  # a range from other data (a drill-down, a refresh): the full span

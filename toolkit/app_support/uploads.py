@@ -263,7 +263,7 @@ def convert_table(
         raise ConfigError(f"{name}: to convert it, fill in {', '.join(missing)}")
     source = data if isinstance(data, Path) else save_upload(name, data, workdir)
     target = workdir / (Path(name).stem + ".cc5txt")
-    options = {"customer": customer} if customer else {}
+    options: dict[str, Any] = {"customer": customer} if customer else {}
     try:
         write_cc5(source, target, entity_type=entity_type, workspace_id=workspace, bucket_id=bucket_id,
                   keys=list(keys), types=dict(types or {}), **options)

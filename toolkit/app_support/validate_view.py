@@ -201,7 +201,7 @@ def conversion_form(uploaded: Any, kind: str) -> None:
         return
     keys = [str(c) for c in edited.loc[edited["key"].fillna(False).astype(bool), "column"]]
     types = {str(c): str(t) for c, t in zip(edited["column"], edited["type"])}
-    options = dict(entity_type=entity.strip(), workspace=workspace.strip(), keys=keys, bucket_id=bucket.strip(),
+    options: dict[str, Any] = dict(entity_type=entity.strip(), workspace=workspace.strip(), keys=keys, bucket_id=bucket.strip(),
                    customer=customer.strip() or None, types=types)
     prepare_once(f"{uploaded.file_id}:{sorted((k, str(v)) for k, v in options.items())}", name,
                  lambda work, progress: convert_table(name, path, work, progress=progress, **options))

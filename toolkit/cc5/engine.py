@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
@@ -39,7 +40,7 @@ RESERVED_ROW_TYPES = ("04", "05", "06", "07", "08", "09")
 _NON_DATA = "('99', '00', '01', '02', '03', '04', '05', '06', '07', '08', '09')"
 
 
-def _sql_list(items) -> str:
+def _sql_list(items: Iterable[object]) -> str:
     return "(" + ", ".join(str(i) for i in items) + ")"
 
 

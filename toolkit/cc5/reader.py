@@ -75,7 +75,8 @@ class Cc5File:
         """The data rows as a DataFrame; ``limit`` reads only the first rows (fast on big files)."""
         if limit is None:
             rel = self.data_with_lines if lines else self.data
-            return rel.df()
+            frame: pd.DataFrame = rel.df()
+            return frame
         return self.head(limit, lines=lines)
 
     def head(self, n: int = 10, *, lines: bool = True) -> pd.DataFrame:
@@ -102,7 +103,7 @@ class Cc5File:
             ).fetchall()[0][0]
             sql = scan.data_sql_from(view, row_type="10", with_line=True, footer=footer)
             rel = self.con.sql(sql + f" LIMIT {int(n)}")
-        df = rel.df()
+        df: pd.DataFrame = rel.df()
         if not lines:
             df = df.drop(columns=["_line"])
         return df

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -87,10 +88,10 @@ class ValidationReport:
             return self._accepted_known
         if self._scan.rows_table is None:
             return 0
-        return self._con.execute(
+        return int(self._con.execute(
             f"SELECT count(*) FROM {self._scan.rows_table} WHERE errs IS NULL AND rt IN ('10', '90') "
             f"AND {self._scan.body_sql()}"
-        ).fetchall()[0][0]
+        ).fetchall()[0][0])
 
     def summary(self) -> str:
         """One line: counts and verdict."""
@@ -114,7 +115,7 @@ class ValidationReport:
         return report_html(self)
 
     # ------------------------------------------------------------- findings
-    def _rows_to_findings(self, rows) -> list[Finding]:
+    def _rows_to_findings(self, rows: Iterable[tuple[Any, ...]]) -> list[Finding]:
         return [
             Finding(code, sev, level, None if line is None else int(line), field, value, message, self.path)
             for code, sev, level, line, field, value, message in rows

@@ -26,7 +26,7 @@ import time
 import uuid
 import weakref
 from contextlib import contextmanager
-from typing import Callable, Iterator, Union
+from typing import Any, Callable, Iterator, Union
 
 import duckdb
 import numpy as np
@@ -58,7 +58,7 @@ def connect(*, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = N
     }
     if threads:
         config["threads"] = str(threads)
-    con = duckdb.connect(":memory:", config=config)
+    con = duckdb.connect(":memory:", config=dict(config))
     con.execute("SET enable_progress_bar = false")  # no bar of DuckDB's own on the CLI's stdout
     weakref.finalize(con, shutil.rmtree, tmp, True)
     return con
@@ -154,7 +154,7 @@ def prefetch(batches: Iterator[pa.RecordBatch], depth: int = 1) -> Iterator[pa.R
     """
     import queue
 
-    q: queue.Queue = queue.Queue(maxsize=depth)
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
     done = object()
 

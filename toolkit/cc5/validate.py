@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -63,7 +65,8 @@ def run_validation(
         bar.close()
 
 
-def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, keep_raw) -> ValidationReport:
+def _run(p: Path, label: str, con: duckdb.DuckDBPyConnection, bar: Progress, expected_workspace: str | None,
+         max_bytes: int | None, owns_connection: bool, keep_raw: bool) -> ValidationReport:
     size = bar.total
 
     if max_bytes is not None and size > max_bytes:
@@ -209,7 +212,7 @@ FROM cand WHERE line > first_line
                             rejected_rows=int(rejected), owns_connection=owns_connection)
 
 
-def _repeated_hashes(hashes: np.ndarray) -> np.ndarray:
+def _repeated_hashes(hashes: Any) -> np.ndarray:  # a numpy array (fetchnumpy may type it as a Categorical)
     """The values that occur more than once (a sort: cheaper than a hash table of millions of keys)."""
     hashes = np.sort(np.asarray(hashes))
     return np.unique(hashes[1:][hashes[1:] == hashes[:-1]])

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, BinaryIO, Mapping, Sequence
 
 import duckdb
 import numpy as np
@@ -269,6 +269,7 @@ def write_cc5(
         select = (f"SELECT CASE WHEN {key_checks} OR {key_strs} THEN error({empty_key}) "
                   f"ELSE {line_sql} END AS line FROM (SELECT *, row_number() OVER () AS _cc5_row FROM cc5_src)")
         body = rel.query("cc5_src", select)
+        assert body is not None  # a SELECT always gives a relation (the stubs allow None)
 
         header = Header(
             customer=header_values["customer"], file_type="cc5",
@@ -310,7 +311,7 @@ def write_cc5(
         con.close()
 
 
-def _write_string_array(fh, col: pa.Array) -> None:
+def _write_string_array(fh: BinaryIO, col: pa.Array) -> None:
     """Write the bytes of a string array without a Python object per value."""
     if isinstance(col, pa.ChunkedArray):
         for chunk in col.chunks:
@@ -326,7 +327,8 @@ def _write_string_array(fh, col: pa.Array) -> None:
         fh.write(memoryview(data_buf)[int(offsets[0]): int(offsets[-1])])
 
 
-def _relation(con: duckdb.DuckDBPyConnection, data: Any, types: Mapping[str, str]):
+def _relation(con: duckdb.DuckDBPyConnection, data: Any,
+              types: Mapping[str, str]) -> tuple[duckdb.DuckDBPyRelation, dict[str, str]]:
     """The input as a relation, plus types already decided while preparing it."""
     if isinstance(data, pd.DataFrame):
         frame, inferred = _prepare_frame(data, types)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from toolkit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from toolkit.cli._exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 __all__ = ["register", "validate_command", "preview_command", "convert_command", "format_report"]
 
@@ -104,6 +104,7 @@ def validate_command(
 def preview_command(
     file: Annotated[Path, typer.Argument(help="The cc5 file to show.", show_default=False)],
     rows: Annotated[int, typer.Option("--rows", "-n", help="How many data rows.")] = 10,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the header and rows as JSON.")] = False,
 ) -> None:
     """Show the header and a typed table of the first data rows."""
     import pandas as pd
@@ -111,6 +112,9 @@ def preview_command(
     from toolkit.cc5 import open_cc5
 
     with open_cc5(file, progress=False) as cc5:
+        if json_output:
+            typer.echo(json.dumps(_preview_dict(cc5, rows), indent=2, ensure_ascii=False, default=str))
+            return
         typer.echo(str(file))
         for line in _header_lines(cc5.header):
             typer.echo(line)
@@ -125,6 +129,23 @@ def preview_command(
             shown = df.astype(object).where(df.notna(), None)
             table = pd.DataFrame([types], columns=df.columns)
             typer.echo(pd.concat([table, shown], ignore_index=True).to_string(index=False))
+
+
+def _preview_dict(cc5: Any, rows: int) -> dict[str, Any]:
+    """``preview --json``: the header and the first rows, one object per row (``line`` plus the fields)."""
+    header = cc5.header
+    df = cc5.head(rows, lines=True)
+    df.columns = ["line", *[f.code for f in header.fields]]
+    plain = df.astype(object).where(df.notna(), None)
+    return {
+        "path": cc5.path,
+        "entity_type": header.entity_type,
+        "workspace_id": header.workspace_id,
+        "bucket_id": header.bucket_id,
+        "keys": list(header.keys),
+        "fields": [{"code": f.code, "type": f.type} for f in header.fields],
+        "rows": plain.to_dict(orient="records"),
+    }
 
 
 def convert_command(
@@ -143,6 +164,7 @@ def convert_command(
     type_: Annotated[
         Optional[list[str]], typer.Option("--type", help="field=type, repeatable (default: inferred).")
     ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the path, rows, keys and fields as JSON.")] = False,
 ) -> None:
     """Write a CSV or Parquet file as a cc5 file."""
     from toolkit.cc5 import write_cc5
@@ -154,15 +176,18 @@ def convert_command(
             typer.secho(f"Error: --type {item!r}: expected field=type", err=True, fg=typer.colors.RED)
             raise typer.Exit(EXIT_USAGE)
         types[name.strip()] = t.strip().lower()
-    try:
-        result = write_cc5(
-            input, output, entity_type=entity, workspace_id=workspace, bucket_id=bucket,
-            keys=[k.strip() for k in keys.split(",") if k.strip()], customer=customer, datasource=datasource,
-            action=action, reference_id=reference_id, types=types or None,
-        )
-    except (ValueError, TypeError) as exc:
-        typer.secho(f"Error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(EXIT_USAGE) from None
+    # A WriteError (bad input) is a ToolkitError: one line on stderr, exit 2.
+    result = write_cc5(
+        input, output, entity_type=entity, workspace_id=workspace, bucket_id=bucket,
+        keys=[k.strip() for k in keys.split(",") if k.strip()], customer=customer, datasource=datasource,
+        action=action, reference_id=reference_id, types=types or None,
+    )
+    if json_output:
+        typer.echo(json.dumps({
+            "path": str(result.path), "rows": result.rows, "keys": list(result.header.keys),
+            "fields": [{"code": f.code, "type": f.type} for f in result.header.fields],
+        }, indent=2))
+        return
     fields = ", ".join(f"{f.code}:{f.type}" for f in result.header.fields)
     typer.echo(f"Wrote {result.rows} row(s) to {result.path}")
     typer.echo(f"  keys: {', '.join(result.header.keys)}; fields: {fields}")

@@ -9,7 +9,6 @@ the result. A FAILED import exits 1; configuration and connection errors exit 2.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from toolkit.cli import EXIT_FAILED
+from toolkit.cli._exits import EXIT_FAILED
 from toolkit.errors import ConfigError
 
 __all__ = ["register", "import_command", "status_command", "list_command", "rejected_command", "delete_command"]
@@ -47,7 +46,7 @@ FileIdArgument = Annotated[str, typer.Argument(help="The file id (f_...).", show
 def _client(url: str | None, key: str | None, api: str | None) -> Any:
     from toolkit.client import ImportClient
 
-    if not (url or os.environ.get("TOOLKIT_API_URL")):
+    if not url:  # typer already looked at TOOLKIT_API_URL
         raise ConfigError(_NO_URL)
     return ImportClient(url, key, api)
 
@@ -204,11 +203,14 @@ def list_command(
         Optional[str], typer.Option("--until", help="Created before (a duration ago or an ISO date).")
     ] = None,
     output_format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    output_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     url: UrlOption = None,
     key: KeyOption = None,
     api: ApiOption = None,
 ) -> None:
     """List import files, newest first (every page is fetched)."""
+    if output_json:
+        output_format = "json"
     if output_format not in ("table", "csv", "json"):
         raise typer.BadParameter("must be table, csv or json", param_hint="--format")
     with _client(url, key, api) as client:
@@ -231,6 +233,9 @@ def rejected_command(
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="CSV file to write (default: stdout).")
     ] = None,
+    output_json: Annotated[
+        bool, typer.Option("--json", help="With --output: print the file id, path and row count as JSON.")
+    ] = False,
     url: UrlOption = None,
     key: KeyOption = None,
     api: ApiOption = None,
@@ -242,11 +247,15 @@ def rejected_command(
             sys.stdout.buffer.flush()
             return
         rows = client.save_rejected(file_id, output)
-    typer.echo(f"Wrote {rows} rejected row(s) of {file_id} to {output}")
+    if output_json:
+        _print_json({"file_id": file_id, "output": str(output), "rows": rows})
+    else:
+        typer.echo(f"Wrote {rows} rejected row(s) of {file_id} to {output}")
 
 
 def delete_command(
     file_id: FileIdArgument,
+    output_json: Annotated[bool, typer.Option("--json", help="Print the final record as JSON.")] = False,
     url: UrlOption = None,
     key: KeyOption = None,
     api: ApiOption = None,
@@ -254,7 +263,10 @@ def delete_command(
     """Delete a file: its upload and imported file are removed (rows already applied stay)."""
     with _client(url, key, api) as client:
         record = client.delete(file_id)
-    typer.echo(f"{record.file_id} {record.status}")
+    if output_json:
+        _print_json(record.to_dict())
+    else:
+        typer.echo(f"{record.file_id} {record.status}")
 
 
 def register(app: typer.Typer) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
+
+from toolkit._extras import require_extra
 
 __all__ = ["register", "demo"]
 
@@ -20,6 +23,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the generated files (same seed, same files)")] = 7,
     serve: Annotated[bool, typer.Option(
         help="Embedded service only: keep serving after the demo until Ctrl-C")] = True,
+    output_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     days: Annotated[int, typer.Option(min=0, max=365, help=(
         "Embedded service only: spread the history over the last DAYS days through the service's clock "
         "(0: now)"))] = 30,
@@ -36,22 +40,28 @@ def demo(
     from toolkit.demo import demo_service, run_demo
 
     if url or os.environ.get(ENV_URL):
-        with ImportClient(url, key, api) as client:
+        with ImportClient.from_env(url, key, api) as client:
             summary = run_demo(client, count, seed=seed, workers=workers)
-        _report(summary, client.base_url)
+        _report(summary, client.base_url, output_json)
         return
+    require_extra("service", what="toolkit demo without --url (the embedded service)")
     with demo_service(count, seed=seed, workers=workers, days=days) as (service, summary):
-        _report(summary, service.url)
-        if serve:
-            typer.echo("Serving the demo data until Ctrl-C. Point the app or the CLI at it:")
-            typer.echo(f"  export TOOLKIT_API_URL={service.url} TOOLKIT_API_KEY={service.api_key}")
+        _report(summary, service.url, output_json)
+        if serve:  # with --json, stdout holds only the JSON
+            typer.echo("Serving the demo data until Ctrl-C. Point the app or the CLI at it:", err=output_json)
+            typer.echo(f"  export TOOLKIT_API_URL={service.url} TOOLKIT_API_KEY={service.api_key}", err=output_json)
             try:
                 threading.Event().wait()
             except KeyboardInterrupt:
                 typer.echo("Stopped.")
 
 
-def _report(summary, where: str) -> None:
+def _report(summary: Any, where: str, output_json: bool = False) -> None:
+    if output_json:
+        typer.echo(json.dumps({"imports": summary.imports, "statuses": dict(summary.statuses),
+                               "failure_codes": dict(summary.failure_codes), "seconds": summary.seconds,
+                               "url": where}, indent=2))
+        return
     typer.echo(f"{summary.describe()} in {summary.seconds:.1f} s on {where}")
     if summary.failure_codes:
         codes = ", ".join(f"{code} {n}" for code, n in summary.failure_codes.most_common())

@@ -33,6 +33,9 @@ def serve(
     Keys come from TOOLKIT_API_KEYS or the config file; without any, a key
     allowed every workspace is generated and printed.
     """
+    from toolkit._extras import require_extra
+
+    require_extra("service", what="toolkit serve")
     from toolkit.service.local import serve as run_service
 
     run_service(config, announce=typer.echo, host=host, port=port, store=store, s3_endpoint=s3_endpoint,
@@ -50,6 +53,10 @@ def worker(
 ) -> None:
     """Import QUEUED files from a PostgreSQL store until Ctrl-C or SIGTERM
     (no HTTP): run any number of them next to `toolkit serve --workers 0`."""
+    from toolkit._extras import require_extra
+
+    require_extra("service", what="toolkit worker")
+    require_extra("postgres", what="toolkit worker")
     from toolkit.service.worker_process import run_worker
 
     run_worker(config, announce=typer.echo, store=store, s3_endpoint=s3_endpoint, s3_bucket=bucket,

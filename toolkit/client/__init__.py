@@ -6,25 +6,27 @@
     'imports'
     >>> client.close()
 
-``toolkit.import_file(path, workspace=...)`` uses ``TOOLKIT_API_URL`` /
-``TOOLKIT_API_KEY`` / ``TOOLKIT_API``, or an embedded service when no URL is
-configured. See ``docs/client.md``.
+The client takes its settings as arguments (``ImportClient.from_env`` reads
+``TOOLKIT_API_URL`` / ``TOOLKIT_API_KEY`` / ``TOOLKIT_API``). It never
+imports the service: ``toolkit.import_file`` and the embedded local service
+live in :mod:`toolkit.local`, above both. See ``docs/client.md``.
 """
 
 from toolkit.client.api import ImportClient
-from toolkit.client.embedded import client_for, import_file, shared_local_service
 from toolkit.client.http import RetryPolicy
+from toolkit.client.options import ImportKeywords, ImportOptions
+from toolkit.client.pipeline import run_import
 from toolkit.client.result import ImportRecord, ImportResult
 from toolkit.client.upload import UploadReceipt, UploadTarget
 
 __all__ = [
     "ImportClient",
+    "ImportOptions",
+    "ImportKeywords",
     "ImportResult",
     "ImportRecord",
     "UploadTarget",
     "UploadReceipt",
     "RetryPolicy",
-    "import_file",
-    "client_for",
-    "shared_local_service",
+    "run_import",
 ]

@@ -18,8 +18,11 @@ The steps, when you want them one by one::
 from __future__ import annotations
 
 import os
+import time
+from datetime import date, datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Unpack
 
 import httpx
 from tqdm.auto import tqdm
@@ -28,6 +31,8 @@ from toolkit.client.backend import ApiBackend
 from toolkit.client.config import ClientConfig
 from toolkit.client.http import HttpSender, RetryPolicy, describe_exception
 from toolkit.client.imports import ImportsApi
+from toolkit.client.options import ImportKeywords, ImportOptions
+from toolkit.client.pipeline import run_import
 from toolkit.client.portal import PortalApi
 from toolkit.client.result import (
     CsvRowCounter,
@@ -39,6 +44,7 @@ from toolkit.client.result import (
 from toolkit.client.times import to_unix_seconds
 from toolkit.client.upload import UploadReceipt, UploadTarget, upload_file
 from toolkit.errors import ConfigError, ImportTimeout, ToolkitError, TransportError
+from toolkit.progress import ProgressCallback, ProgressEvent
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
@@ -49,7 +55,8 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_WAIT_TIMEOUT = 600.0
 _BACKENDS: dict[str, type[ApiBackend]] = {"portal": PortalApi, "imports": ImportsApi}
 _StatusFilter = str | Sequence[str] | None
-_TimeFilter = Any  # datetime | date | timedelta | float | "7d" | None
+# A datetime, a date, UNIX seconds, a timedelta (that long ago), "7d"-style text or an ISO date, or None.
+_TimeFilter = datetime | date | timedelta | float | str | None
 
 
 def _as_list(value: _StatusFilter, *, upper: bool = False) -> list[str] | None:
@@ -63,8 +70,9 @@ def _as_list(value: _StatusFilter, *, upper: bool = False) -> list[str] | None:
 class ImportClient:
     """A client of the import API (``api="portal"`` or ``"imports"``).
 
-    Arguments left ``None`` come from ``TOOLKIT_API_URL``, ``TOOLKIT_API_KEY``
-    and ``TOOLKIT_API``. Pass ``http`` to use your own ``httpx.Client``
+    The constructor reads no environment: :meth:`from_env` fills what is not
+    passed from ``TOOLKIT_API_URL``, ``TOOLKIT_API_KEY`` and ``TOOLKIT_API``.
+    ``api`` defaults to ``"portal"``. Pass ``http`` to use your own ``httpx.Client``
     (proxies, certificates, a ``MockTransport`` in tests); it is then not
     closed by :meth:`close`. ``retry`` sets the retry policy.
 
@@ -93,14 +101,28 @@ class ImportClient:
         self.backend: ApiBackend = _BACKENDS[self.config.api](self.config.base_url, self.config.api_key, self.sender)
 
     @classmethod
-    def from_env(cls, **kwargs: Any) -> "ImportClient":
-        """A client configured only from the environment (``kwargs`` as for the constructor).
+    def from_env(
+        cls,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        api: str | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        http: httpx.Client | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+    ) -> "ImportClient":
+        """A client configured from the arguments, then the environment (``env``, default ``os.environ``).
 
-        >>> # with TOOLKIT_API_URL, TOOLKIT_API_KEY (and TOOLKIT_API=imports) set:
-        >>> ImportClient.from_env().api                            # doctest: +SKIP
-        'imports'
+        Meant for the edges (the CLI, a notebook, a script); the library itself
+        passes its settings explicitly.
+
+            >>> ImportClient.from_env(env={"TOOLKIT_API_URL": "http://127.0.0.1:9",
+            ...                            "TOOLKIT_API_KEY": "k", "TOOLKIT_API": "imports"}).api
+            'imports'
         """
-        return cls(None, None, None, **kwargs)
+        config = ClientConfig.resolve(base_url, api_key, api, env=os.environ if env is None else env)
+        return cls(config.base_url, config.api_key, config.api, http=http, timeout=timeout, retry=retry)
 
     @property
     def api(self) -> str:
@@ -219,6 +241,7 @@ class ImportClient:
         timeout: float = DEFAULT_WAIT_TIMEOUT,
         *,
         progress: bool = False,
+        on_progress: ProgressCallback | None = None,
         first_interval: float = 0.2,
         max_interval: float = 5.0,
     ) -> ImportRecord:
@@ -226,12 +249,15 @@ class ImportClient:
 
         Returns the final record (whatever its status); raises
         :class:`~toolkit.errors.ImportTimeout` after ``timeout`` seconds.
+        ``progress`` draws a tqdm line; ``on_progress`` receives a ``process``
+        :class:`~toolkit.progress.ProgressEvent` per look (status, elapsed, rows).
 
             >>> client.wait("f_0a1b", timeout=60).status              # doctest: +SKIP
             'FINISHED'
         """
         clock, sleep = self.retry.clock, self.retry.sleep
         deadline = clock() + timeout
+        started = time.perf_counter()
         interval = first_interval
         bar = tqdm(
             total=None,
@@ -245,6 +271,11 @@ class ImportClient:
             while True:
                 record = self.backend.get(file_id)
                 bar.set_description_str(f"Waiting for {file_id}: {record.status}", refresh=True)
+                if on_progress is not None:
+                    rows = record.successful_count + record.failure_count
+                    on_progress(ProgressEvent(stage="process", done=rows, total=None, unit="rows",
+                                              rows=rows, status=record.status,
+                                              elapsed=time.perf_counter() - started))
                 if record.is_terminal:
                     return record
                 remaining = deadline - clock()
@@ -406,18 +437,30 @@ class ImportClient:
                                           offset=0, limit=1)
         return total
 
-    def import_file(self, path: Any, workspace: str | None = None, **options: Any) -> ImportResult:
+    def import_file(
+        self,
+        path: Any,
+        workspace: str | None = None,
+        *,
+        options: ImportOptions | None = None,
+        on_progress: ProgressCallback | None = None,
+        report: Any = None,
+        **keywords: Unpack[ImportKeywords],
+    ) -> ImportResult:
         """Validate, (convert,) upload, trigger and wait: a file to a finished import.
 
-        See :func:`toolkit.client.pipeline.run_import` for the options
-        (``entity_type``, ``keys``, ``force``, ``wait``, ``timeout``...).
+        The options are an :class:`~toolkit.client.ImportOptions` or its fields
+        as keywords (``entity_type``, ``keys``, ``force``, ``wait``,
+        ``timeout``...), checked before any work; see
+        :func:`toolkit.client.pipeline.run_import`. ``on_progress`` receives
+        the :class:`~toolkit.progress.ProgressEvent` s of every stage;
+        ``report`` is a validation report of this file made before (not redone).
 
             >>> client.import_file("customers.cc5txt", workspace="ws-eu").status  # doctest: +SKIP
             'FINISHED'
         """
-        from toolkit.client.pipeline import run_import
-
-        return run_import(self, path, workspace=workspace, **options)
+        chosen = ImportOptions.merge(options, workspace=workspace, **keywords)
+        return run_import(self, path, chosen, on_progress=on_progress, report=report)
 
     # -- helpers ---------------------------------------------------------------
     @staticmethod

@@ -170,9 +170,9 @@ class ApiBackend:
         for name, value in (("statuses", statuses), ("workspaces", workspaces)):
             if value:
                 body[names[name]] = list(value)
-        for name, value in (("created_after", created_after), ("created_before", created_before)):
-            if value is not None:
-                body[names[name]] = value
+        for name, when in (("created_after", created_after), ("created_before", created_before)):
+            if when is not None:
+                body[names[name]] = when
         what = "Listing files"
         data = self.call("POST", spec.path, what=what, json=body)
         if not isinstance(data, dict) or not isinstance(data.get(spec.items), list):

@@ -1,7 +1,10 @@
-"""Where the client finds its API: arguments first, then the environment.
+"""Where the client finds its API: arguments first, then a settings mapping.
 
-``TOOLKIT_API_URL`` (base URL), ``TOOLKIT_API_KEY`` (the key) and
-``TOOLKIT_API`` (``portal`` or ``imports``, default ``portal``).
+The library reads no environment itself: the edges (the CLI, the app,
+``ImportClient.from_env``, ``toolkit.import_file``) pass the process
+environment (or the app's secrets) as ``env``. Its names: ``TOOLKIT_API_URL`` (base URL),
+``TOOLKIT_API_KEY`` (the key) and ``TOOLKIT_API`` (``portal`` or
+``imports``, default ``portal``).
 
     >>> config = ClientConfig.resolve(env={"TOOLKIT_API_URL": "http://127.0.0.1:8000/",
     ...                                    "TOOLKIT_API_KEY": "k", "TOOLKIT_API": "imports"})
@@ -11,9 +14,8 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from toolkit.errors import ConfigError
 
@@ -43,14 +45,14 @@ class ClientConfig:
         *,
         env: Mapping[str, str] | None = None,
     ) -> "ClientConfig":
-        """Fill what the arguments leave ``None`` from ``env`` (default ``os.environ``).
+        """Fill what the arguments leave ``None`` from ``env`` (default: nothing).
 
         Raises :class:`~toolkit.errors.ConfigError` naming the missing or bad setting.
 
             >>> ClientConfig.resolve("http://127.0.0.1:9", "k").api
             'portal'
         """
-        env = os.environ if env is None else env
+        env = {} if env is None else env
         url = base_url or env.get(ENV_URL) or None
         key = api_key or env.get(ENV_KEY) or None
         name = (api or env.get(ENV_API) or "portal").strip().lower()

@@ -73,7 +73,7 @@ class RetryPolicy:
     def backoff(self, retry: int) -> float:
         """Seconds to wait before retry number ``retry`` (1-based), jittered."""
         cap = min(self.backoff_max, self.backoff_base * 2 ** max(0, retry - 1))
-        return cap / 2 + self.rng.uniform(0, cap / 2)
+        return float(cap / 2 + self.rng.uniform(0, cap / 2))
 
     @staticmethod
     def is_retryable_status(status_code: int) -> bool:

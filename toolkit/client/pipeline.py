@@ -1,8 +1,18 @@
-"""``import_file``'s pipeline: (convert,) validate, request, upload, trigger, wait.
+"""The one import pipeline: (convert,) validate, request, upload, trigger, wait.
 
-CSV/Parquet files and DataFrames are written as cc5 first (``write_cc5``),
-with the entity metadata passed in. A file with file-level errors is refused
-before anything is uploaded, unless ``force=True``.
+The CLI, the app, notebooks and ``toolkit.import_file`` all call
+:func:`run_import` (through :meth:`ImportClient.import_file`). CSV/Parquet
+files and DataFrames are written as cc5 first (``write_cc5``), with the
+entity metadata passed in. A file with file-level errors is refused before
+anything is uploaded, unless ``force=True``. Progress goes to a callback as
+:class:`~toolkit.progress.ProgressEvent` s (stages ``validate``, ``upload``,
+``process``), or else to tqdm bars.
+
+    >>> events = []
+    >>> result = run_import(client, "customers.cc5txt", ImportOptions(workspace="ws-eu"),
+    ...                     on_progress=events.append)              # doctest: +SKIP
+    >>> sorted({e.stage for e in events})                          # doctest: +SKIP
+    ['process', 'upload', 'validate']
 """
 
 from __future__ import annotations
@@ -10,24 +20,46 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Protocol
 
-from toolkit.client.result import ImportResult, describe_failure
+from toolkit.client.options import ImportOptions
+from toolkit.client.result import ImportRecord, ImportResult, describe_failure
+from toolkit.client.upload import UploadReceipt, UploadTarget
 from toolkit.errors import (
-    Cc5Error,
     ConfigError,
     ImportFailed,
     UploadError,
     ValidationFailed,
 )
+from toolkit.progress import ProgressCallback, ProgressEvent
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from toolkit.client.api import ImportClient
-
-__all__ = ["run_import", "TABULAR_SUFFIXES"]
+__all__ = ["run_import", "ImportSteps", "TABULAR_SUFFIXES"]
 
 TABULAR_SUFFIXES = frozenset({".csv", ".parquet", ".pq"})
+
+
+class ImportSteps(Protocol):
+    """The steps of an import the pipeline drives (:class:`~toolkit.client.ImportClient` has them)."""
+
+    @property
+    def api(self) -> str: ...
+
+    def request_upload(self, file_name: str, *, workspace: str, entity_type: str | None = None,
+                       bucket_id: str | None = None, **options: Any) -> UploadTarget: ...
+
+    def upload(self, path: str | os.PathLike[str], target: UploadTarget, progress: bool = True, *,
+               on_progress: Callable[[int, int], None] | None = None) -> UploadReceipt: ...
+
+    def start_import(self, file: str | UploadTarget | ImportRecord, wait: bool = False, *,
+                     timeout: float = ..., action_id: str | None = None,
+                     description: str | None = None) -> ImportRecord: ...
+
+    def wait(self, file_id: str, timeout: float = ..., *, progress: bool = False,
+             on_progress: ProgressCallback | None = None) -> ImportRecord: ...
+
+    def discard_pending(self, file_id: str) -> bool: ...
 
 
 def _is_tabular(source: Any) -> bool:
@@ -36,52 +68,25 @@ def _is_tabular(source: Any) -> bool:
     return True  # a DataFrame or a DuckDB relation
 
 
-def _convert(
-    source: Any,
-    out_dir: Path,
-    *,
-    workspace: str | None,
-    entity_type: str | None,
-    keys: Sequence[str] | str | None,
-    bucket_id: str | None,
-    file_name: str | None,
-    convert_options: dict[str, Any],
-) -> Path:
-    missing = [
-        name
-        for name, value in (
-            ("workspace", workspace),
-            ("entity_type", entity_type),
-            ("keys", keys),
-            ("bucket_id", bucket_id),
-        )
-        if not value
-    ]
-    if missing:
+def _convert(source: Any, out_dir: Path, options: ImportOptions) -> Path:
+    workspace, entity_type, keys, bucket_id = options.workspace, options.entity_type, options.keys, options.bucket_id
+    if not (workspace and entity_type and keys and bucket_id):
+        missing = [name for name in ("workspace", "entity_type", "keys", "bucket_id") if not getattr(options, name)]
         what = Path(source).name if isinstance(source, (str, os.PathLike)) else "a table"
         raise ConfigError(f"Importing {what} needs entity metadata to write a cc5 file: pass {', '.join(missing)}")
     from toolkit.cc5 import write_cc5
 
-    if file_name:
-        name = Path(file_name).name
+    if options.file_name:
+        name = Path(options.file_name).name
     elif isinstance(source, (str, os.PathLike)):
         name = Path(source).stem + ".cc5txt"
     else:
         name = "data.cc5txt"
     target = out_dir / name
-    try:
-        write_cc5(
-            source,
-            target,
-            entity_type=entity_type,
-            workspace_id=workspace,
-            bucket_id=bucket_id,
-            keys=keys,
-            **{k: v for k, v in convert_options.items() if v is not None},
-        )
-    except ValueError as exc:  # the writer's "bad input" error: missing file, unknown key column...
-        label = str(source) if isinstance(source, (str, os.PathLike)) else "the table"
-        raise Cc5Error(f"cannot write it as cc5: {exc}", file=label) from None
+    # Bad input (a missing file, an unknown key column, a value cc5 cannot hold) is
+    # the writer's own WriteError, naming the column and row.
+    write_cc5(source, target, entity_type=entity_type, workspace_id=workspace, bucket_id=bucket_id, keys=keys,
+              **options.convert_fields())
     return target
 
 
@@ -96,93 +101,104 @@ def _refuse(path: Path, report: Any) -> None:
         )
 
 
+def _check_before_work(client: ImportSteps, options: ImportOptions) -> None:
+    """Refuse what cannot work before any file is read or converted."""
+    upload_fields = options.upload_fields()
+    if client.api == "imports" and upload_fields:
+        raise ConfigError(f"The imports API takes no upload options (got {', '.join(sorted(upload_fields))})")
+
+
+def _validate(path: Path, options: ImportOptions, on_progress: ProgressCallback | None) -> Any:
+    from toolkit.cc5 import validate
+
+    # The engine reports its own progress: to the callback, else to a tqdm bar (None: when slow).
+    progress = on_progress if on_progress is not None else (None if options.progress else False)
+    return validate(path, expected_workspace=options.workspace, progress=progress)
+
+
+def _upload_events(on_progress: ProgressCallback | None) -> Callable[[int, int], None] | None:
+    if on_progress is None:
+        return None
+    started = time.perf_counter()
+
+    def sent(done: int, total: int) -> None:
+        on_progress(ProgressEvent(stage="upload", done=done, total=total, unit="B",
+                                  elapsed=time.perf_counter() - started))
+
+    return sent
+
+
 def run_import(
-    client: "ImportClient",
+    client: ImportSteps,
     source: Any,
+    options: ImportOptions | None = None,
     *,
-    workspace: str | None = None,
-    entity_type: str | None = None,
-    keys: Sequence[str] | str | None = None,
-    bucket_id: str | None = None,
-    customer: str | None = None,
-    datasource: str | None = None,
-    action: str | None = None,
-    reference_id: str | None = None,
-    types: dict[str, str] | None = None,
-    file_name: str | None = None,
-    force: bool = False,
-    wait: bool = True,
-    timeout: float = 600.0,
-    progress: bool = True,
-    raise_on_failure: bool = True,
-    **upload_options: Any,
+    on_progress: ProgressCallback | None = None,
+    report: Any = None,
 ) -> ImportResult:
     """Take a cc5 file (or CSV/Parquet/DataFrame plus entity metadata) to a finished import.
 
-    ``workspace`` defaults to the file's 01 row (and must match it);
-    ``entity_type`` and ``bucket_id`` likewise. ``wait=False`` returns
+    ``options`` (:class:`~toolkit.client.ImportOptions`, default: all
+    defaults): ``workspace`` defaults to the file's 01 row (and must match
+    it); ``entity_type`` and ``bucket_id`` likewise. ``wait=False`` returns
     once the import is triggered. A FAILED or DELETED end raises
     :class:`~toolkit.errors.ImportFailed` unless ``raise_on_failure=False``.
-    ``upload_options`` go to :meth:`ImportClient.request_upload` (portal:
-    ``folder``, ``category``, ``tags``, ``metadata``, ``action_id``, ``description``).
+    ``on_progress`` receives every step's :class:`~toolkit.progress.ProgressEvent`
+    (then no tqdm bar is drawn). ``report``: a ``ValidationReport`` of this
+    very cc5 file made before (the app validates a file before offering to
+    import it), used instead of validating it again; it stays open.
 
-        >>> result = run_import(client, "customers.cc5txt", workspace="ws-eu")   # doctest: +SKIP
-        >>> result.status, result.upload_seconds                                  # doctest: +SKIP
+        >>> result = run_import(client, "customers.cc5txt", ImportOptions(workspace="ws-eu"))   # doctest: +SKIP
+        >>> result.status, result.upload_seconds                                                 # doctest: +SKIP
         ('FINISHED', 0.02)
     """
-    from toolkit.cc5 import validate
-
+    options = options or ImportOptions()
+    _check_before_work(client, options)
+    if report is not None and (_is_tabular(source) or Path(report.path).resolve() != Path(source).resolve()):
+        raise ConfigError(f"The validation report given is of {report.path}, not of {source}")
+    bars = options.progress and on_progress is None
     started = time.perf_counter()
     convert_seconds = None
+    file_name = options.file_name
     with tempfile.TemporaryDirectory(prefix="toolkit-import-") as tmp:
         if _is_tabular(source):
             t0 = time.perf_counter()
-            path = _convert(
-                source,
-                Path(tmp),
-                workspace=workspace,
-                entity_type=entity_type,
-                keys=keys,
-                bucket_id=bucket_id,
-                file_name=file_name,
-                convert_options=dict(
-                    customer=customer, datasource=datasource, action=action, reference_id=reference_id, types=types
-                ),
-            )
+            path = _convert(source, Path(tmp), options)
             convert_seconds = time.perf_counter() - t0
             file_name = None  # the converted file already has its name
         else:
             path = Path(source)
 
         t0 = time.perf_counter()
-        report = validate(path, expected_workspace=workspace, progress=None if progress else False)
-        validate_seconds = time.perf_counter() - t0
-        if not force:
-            _refuse(path, report)
+        checked = report if report is not None else _validate(path, options, on_progress)
+        validate_seconds = time.perf_counter() - t0 if report is None else None
+        if not options.force:
+            _refuse(path, checked)
         # Keep a summary, not the report: its DuckDB tables hold the whole file.
-        validation = report.to_dict(max_findings=100)
-        header = report.header
-        report.close()
-        workspace = workspace or (header.workspace_id if header else None)
-        entity_type = entity_type or (header.entity_type if header else None)
-        bucket_id = bucket_id or (header.bucket_id if header else None)
+        validation = checked.to_dict(max_findings=100)
+        header = checked.header
+        if report is None:
+            checked.close()
+        workspace = options.workspace or (header.workspace_id if header else None)
+        entity_type = options.entity_type or (header.entity_type if header else None)
+        bucket_id = options.bucket_id or (header.bucket_id if header else None)
         if not workspace:
             raise ConfigError(f"No workspace for {path}: pass workspace= (its 01 row names none)")
 
         name = Path(file_name).name if file_name else path.name
         target = client.request_upload(
-            name, workspace=workspace, entity_type=entity_type, bucket_id=bucket_id, **upload_options
+            name, workspace=workspace, entity_type=entity_type, bucket_id=bucket_id, **options.upload_fields()
         )
         try:
-            receipt = client.upload(path, target, progress=progress)
+            receipt = client.upload(path, target, progress=bars, on_progress=_upload_events(on_progress))
         except UploadError:
             client.discard_pending(target.file_id)
             raise
-    record = client.start_import(target, wait=False, description=upload_options.get("description"))
+    record = client.start_import(target, wait=False, description=options.description)
     t0 = time.perf_counter()
-    if wait and not record.is_terminal:
-        record = client.wait(target.file_id, timeout=timeout, progress=progress)
-    wait_seconds = time.perf_counter() - t0 if wait else None
+    if options.wait and not record.is_terminal:
+        record = client.wait(target.file_id, timeout=options.timeout, progress=bars, on_progress=on_progress)
+    wait_seconds = time.perf_counter() - t0 if options.wait else None
     result = ImportResult(
         record=record,
         api=client.api,
@@ -195,8 +211,6 @@ def run_import(
         total_seconds=time.perf_counter() - started,
         validation=validation,
     )
-    if raise_on_failure and record.status in ("FAILED", "DELETED"):
-        error = ImportFailed(describe_failure(record), record=record, failure_code=record.failure_code)
-        error.result = result  # type: ignore[attr-defined] - the timings, for who wants them
-        raise error
+    if options.raise_on_failure and record.status in ("FAILED", "DELETED"):
+        raise ImportFailed(describe_failure(record), record=record, failure_code=record.failure_code, result=result)
     return result

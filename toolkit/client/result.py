@@ -54,9 +54,9 @@ RECORD_COLUMNS: dict[str, str] = {
     "successful_count": "Int64",
     "failure_count": "Int64",
     "size": "Int64",
-    "date_created": "datetime64[ns, UTC]",
-    "process_start_time": "datetime64[ns, UTC]",
-    "process_end_time": "datetime64[ns, UTC]",
+    "date_created": "datetime64[us, UTC]",
+    "process_start_time": "datetime64[us, UTC]",
+    "process_end_time": "datetime64[us, UTC]",
 }
 
 # What each failure code means for the person reading the error.
@@ -142,7 +142,10 @@ def _record(raw: Mapping[str, Any], names: Mapping[str, str]) -> ImportRecord:
     file_id = raw.get(names["file_id"])
     if not file_id:
         raise ApiError(f"The API sent a file record without {names['file_id']}: {dict(raw)!r:.200}")
-    get = lambda ours: raw.get(names[ours])  # noqa: E731 - a local shorthand
+
+    def get(ours: str) -> Any:
+        return raw.get(names[ours])
+
     size = get("size")
     return ImportRecord(
         file_id=str(file_id),

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Generator, Mapping
 
 import httpx
 from tqdm.auto import tqdm
@@ -124,7 +124,7 @@ def policy_size_limit(fields: Mapping[str, str]) -> int | None:
     return None
 
 
-def _chunks(path: Path, size: int, chunk_size: int, sent: Callable[[int], None]) -> Iterator[bytes]:
+def _chunks(path: Path, size: int, chunk_size: int, sent: Callable[[int], None]) -> Generator[bytes, None, None]:
     with open(path, "rb") as handle:
         remaining = size
         while remaining > 0:
@@ -136,7 +136,7 @@ def _chunks(path: Path, size: int, chunk_size: int, sent: Callable[[int], None])
             yield data
 
 
-def _framed(head: bytes, body: Iterator[bytes], tail: bytes) -> Iterator[bytes]:
+def _framed(head: bytes, body: Generator[bytes, None, None], tail: bytes) -> Generator[bytes, None, None]:
     yield head
     yield from body
     yield tail
@@ -189,7 +189,7 @@ def upload_file(
         delay=0.5,  # no flash for uploads that end at once
     )
     attempts = 0
-    current: list[Iterator[bytes]] = []
+    current: list[Generator[bytes, None, None]] = []
 
     def build() -> httpx.Request:
         nonlocal attempts
@@ -211,7 +211,7 @@ def upload_file(
         chunks = _chunks(path, size, chunk_size, sent)
         if method == "POST":
             form = MultipartBody(target.fields, name, size=size)
-            content: Iterator[bytes] = _framed(form.head, chunks, form.tail)
+            content: Generator[bytes, None, None] = _framed(form.head, chunks, form.tail)
             headers = {"Content-Type": form.content_type, "Content-Length": str(form.content_length)}
         else:
             content = chunks

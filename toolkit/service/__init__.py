@@ -34,4 +34,5 @@ _LAZY = {
 __all__ = ["local_service", "LocalService", "Service", "ServiceConfig", "ApiKey", "load_config"]
 
 
-__getattr__ = lazy_getattr(__name__, _LAZY, globals())
+# Each name needs the service extra; without it, one line says what to install.
+__getattr__ = lazy_getattr(__name__, _LAZY, globals(), extras=dict.fromkeys(_LAZY.values(), "service"))

@@ -218,7 +218,8 @@ class DuckDBStore:
 
     def list_files(self, query: FileQuery) -> tuple[int, list[FileRecord]]:
         """(total matching, the requested page newest first)."""
-        where, params = ["TRUE"], []
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
         if query.workspaces is not None:
             where.append("list_contains(?, workspace_id)")
             params.append(list(query.workspaces))
@@ -299,6 +300,7 @@ class DuckDBStore:
                         limit: int = 1000) -> list[FileRecord]:
         """PENDING_UPLOAD files whose object key is in ``object_keys``, or whose
         upload URL expired before ``expired_before``."""
+        params: list[Any]
         if object_keys is not None:
             sql, params = "object_key IN (SELECT unnest(?::VARCHAR[]))", [object_keys]
         else:
@@ -386,10 +388,10 @@ class DuckDBStore:
         table = self.table_name(ws, entity)
         fields = [(f.code, f.duckdb_type) for f in plan.fields]
         keys = list(plan.keys)
-        row = con.execute(
+        known = con.execute(
             "SELECT key_fields, table_name FROM data_tables WHERE workspace_id = ? AND entity_type = ?", [ws, entity]
         ).fetchall()
-        row = row[0] if row else None
+        row = known[0] if known else None
         if row is not None:
             table = row[1]  # as created (an older store may have named it otherwise)
         if row is None:

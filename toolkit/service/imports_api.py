@@ -7,7 +7,7 @@ rejected rows. ``u21-key: <key>``; errors are ``{"error": {...}}``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Security
 from fastapi.concurrency import run_in_threadpool
@@ -25,8 +25,8 @@ from toolkit.service.records import FileQuery
 __all__ = ["router"]
 
 _key_header = APIKeyHeader(name="u21-key", scheme_name="u21-key", auto_error=False, description="The API key")
-_ERRORS = {status: {"model": ImportsError} for status in (400, 401, 404, 409, 500)}
-_CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ImportsError} for status in (400, 401, 404, 409, 500)}
+_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
               "description": "line,error,<fields...> of the rejected rows"}, **_ERRORS}
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"], responses=_ERRORS)
@@ -72,7 +72,9 @@ def list_files(service: Service, key: Key,
 async def get_file(file_id: FileIdPath, service: Service, key: Key) -> ImportRecord:
     """The file record and its status."""
     # Polling's hot path: on the event loop when the record is in memory.
-    record = service.get_cached(key, file_id) or await run_in_threadpool(service.get, key, file_id)
+    record = service.get_cached(key, file_id)
+    if record is None:
+        record = await run_in_threadpool(service.get, key, file_id)
     return import_record(record)
 
 

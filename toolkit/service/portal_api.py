@@ -11,7 +11,7 @@ that ends FAILED answers ``IsSuccess: false`` with the file in ``Data``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Security
 from fastapi.concurrency import run_in_threadpool
@@ -35,8 +35,8 @@ _api_key = APIKeyHeader(name="x-api-key", scheme_name="x-api-key", auto_error=Fa
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key> (an alternative)")
 _WORKSPACE_HEADER = "x-param-override-workspaceid"
 _BUCKET_HEADER = "x-param-override-bucketid"
-_ERRORS = {status: {"model": PortalError} for status in (400, 401, 404, 409, 500)}
-_CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": PortalError} for status in (400, 401, 404, 409, 500)}
+_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
               "description": "line,error,<fields...> of the rejected rows"}, **_ERRORS}
 
 router = APIRouter(tags=["portal"], responses=_ERRORS)
@@ -152,7 +152,9 @@ async def get_file(FileId: FileIdPath, service: Service, key: Key) -> Envelope[F
     """The file record and its status."""
     # The hot path of polling clients: answered on the event loop when the
     # record is in memory, from a worker thread otherwise.
-    record = service.get_cached(key, FileId) or await run_in_threadpool(service.get, key, FileId)
+    record = service.get_cached(key, FileId)
+    if record is None:
+        record = await run_in_threadpool(service.get, key, FileId)
     return _envelope(record)
 
 

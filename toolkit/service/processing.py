@@ -193,8 +193,8 @@ class Processor:
                 return self._fail(record, failure, con)
             if not report.importable:
                 first = report.file_errors[0]
-                failure = _Failure(first.code, _describe(first), report=report, failure_count=not_applied)
-                return self._fail(record, failure, con, rejected_key)
+                refused = _Failure(first.code, _describe(first), report=report, failure_count=not_applied)
+                return self._fail(record, refused, con, rejected_key)
             try:
                 started = time.perf_counter()
                 done = self.store.apply_import(
@@ -204,8 +204,8 @@ class Processor:
                 log.info("file %s: applied in %.2f s", record.file_id, time.perf_counter() - started)
                 return done
             except SchemaMismatch as exc:
-                failure = _Failure("SCHEMA_MISMATCH", str(exc), report=report, failure_count=not_applied)
-                return self._fail(record, failure, con, rejected_key)
+                mismatch = _Failure("SCHEMA_MISMATCH", str(exc), report=report, failure_count=not_applied)
+                return self._fail(record, mismatch, con, rejected_key)
         finally:
             # Findings may live in the plan's tables: _fail records them before this.
             plan.close()
