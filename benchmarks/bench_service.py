@@ -115,7 +115,7 @@ def main() -> None:
               f"(written in {time.perf_counter() - started:.1f} s)")
 
         started = time.perf_counter()
-        report = toolkit.validate(path)
+        report = toolkit.validate(path, progress=False)
         validate_s = time.perf_counter() - started
         print(f"baseline: local validate {validate_s:.2f} s ({report.data_rows:,} data rows)")
 

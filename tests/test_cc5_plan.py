@@ -114,3 +114,15 @@ def test_missing_file_raises(tmp_path: Path) -> None:
 
     with pytest.raises(Cc5Error):
         plan_import(tmp_path / "missing.cc5txt", duckdb.connect())
+
+
+def test_rows_to_apply_as_arrow_batches(tmp_path: Path) -> None:
+    body = "".join(f"10|K{i}|{i}|1.5|20240101|a|{{}}|\n" for i in range(250)) + "90|K3|3\n"
+    con = duckdb.connect()
+    with plan_import(write(tmp_path, body), con) as plan:
+        batches = list(plan.upsert_batches(batch_rows=100))
+        assert sum(b.num_rows for b in batches) == 249 and len(batches) >= 3
+        assert batches[0].schema.names == ["code", "n", "credit", "since", "tags", "profile"]
+        assert str(batches[0].schema.field("n").type) == "int64"
+        touched = plan.touched_batches().read_all()
+        assert touched.num_rows == 250 and touched.schema.names == ["code", "n"]

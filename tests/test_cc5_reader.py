@@ -79,7 +79,7 @@ def test_head_reads_only_the_start(tmp_path: Path) -> None:
     with open_cc5(p) as f:
         df = f.head(3)
         assert list(df["_line"]) == [5, 6, 7] and list(df["k"]) == [1, 2, 3]
-        assert f._scan.mode is None  # nothing but the head was read
+        assert f._scan._lines is None  # nothing but the head was read
 
 
 def test_profile() -> None:

@@ -4,10 +4,10 @@ The contract (docs/cc5-format.md, "Round trip"):
 
 * an empty string is written as an empty value, which the format reads as
   null: ``""`` comes back as ``None``;
-* every line break is written as ``#Enter#`` and read as ``\\n``: ``\\r\\n`` and a
-  lone ``\\r`` come back as ``\\n``;
+* every line break is written as ``#Enter#`` and read as ``\\r\\n`` (the portal's
+  line break): ``\\r\\n`` round-trips, a lone ``\\n`` or ``\\r`` comes back as ``\\r\\n``;
 * a value holding the literal text ``#/#`` or ``#Enter#`` cannot round-trip
-  (the reader decodes it to ``|`` or ``\\n``); such values are tested apart.
+  (the reader decodes it to ``|`` or ``\\r\\n``); such values are tested apart.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from toolkit.cc5 import open_cc5, validate, write_cc5
 
@@ -34,7 +35,7 @@ text_st = st.lists(st.one_of(tricky, st.text(max_size=5)), max_size=6).map("".jo
 def expected_text(s: str | None) -> str | None:
     if s is None or s == "":
         return None
-    return s.replace("\r\n", "\n").replace("\r", "\n")
+    return s.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
 
 
 element_st = text_st.filter(lambda s: s != "" and "," not in s)
@@ -86,7 +87,7 @@ def test_empty_string_and_line_breaks(tmp_path: Path) -> None:
     write_cc5(df, path, keys="code", **META)
     assert "10|b|x#Enter#y|" in path.read_text()
     with open_cc5(path) as f:
-        assert [r[1] for r in f.data.fetchall()] == [None, "x\ny", "p\nq\nr"]
+        assert [r[1] for r in f.data.fetchall()] == [None, "x\r\ny", "p\r\nq\r\nr"]
 
 
 def test_literal_escapes_do_not_round_trip(tmp_path: Path) -> None:
@@ -94,7 +95,7 @@ def test_literal_escapes_do_not_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "lit.cc5txt"
     write_cc5(df, path, keys="code", **META)
     with open_cc5(path) as f:
-        assert f.data.fetchall() == [("a", "1 | 2 \n 3")]
+        assert f.data.fetchall() == [("a", "1 | 2 \r\n 3")]
 
 
 def test_nulls_and_nan(tmp_path: Path) -> None:

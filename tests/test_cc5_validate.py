@@ -168,3 +168,45 @@ def test_toolkit_reexports() -> None:
         assert getattr(toolkit, name) is getattr(cc5, name)
     for name in cc5.__all__:
         assert hasattr(cc5, name)
+
+
+def test_progress_callback_gets_bytes_and_rows(tmp_path: Path) -> None:
+    from toolkit.progress import ProgressEvent
+
+    rows = "".join(f"10|C{i}|1.5|{i}|\n" for i in range(2000))
+    path = write(tmp_path, rows + "99|2000|\n")
+    events: list[ProgressEvent] = []
+    with validate(path, progress=events.append) as report:
+        assert report.ok and report.data_rows == 2000
+    assert events and all(e.stage == "validate" and e.unit == "B" for e in events)
+    size = path.stat().st_size
+    assert events[-1].done == events[-1].total == size and events[-1].fraction == 1.0
+    assert events[-1].rows == 2005  # every line of the file
+    assert [e.done for e in events] == sorted(e.done for e in events)
+
+
+def test_progress_false_and_none_print_nothing_for_a_quick_file(tmp_path: Path, capsys) -> None:
+    path = write(tmp_path, "10|C1|1.5|1|\n99|1|\n")
+    for progress in (False, None):
+        with validate(path, progress=progress) as report:
+            assert report.ok
+    assert capsys.readouterr().err == ""  # None: a bar only after one second
+
+
+def test_progress_true_draws_a_bar(tmp_path: Path, capsys) -> None:
+    path = write(tmp_path, "".join(f"10|C{i}|1.5|{i}|\n" for i in range(500)) + "99|500|\n")
+    with validate(path, progress=True) as report:
+        assert report.ok
+    assert "validate f.cc5txt" in capsys.readouterr().err
+
+
+def test_a_callback_that_raises_stops_the_pass(tmp_path: Path) -> None:
+    path = write(tmp_path, "".join(f"10|C{i}|1.5|{i}|\n" for i in range(20000)) + "99|20000|\n")
+
+    def stop(event) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        validate(path, progress=stop)
+    with validate(path, progress=False) as report:  # nothing left behind that breaks the next run
+        assert report.ok

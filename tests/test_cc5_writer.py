@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from toolkit.cc5 import open_cc5, read_header, validate, write_cc5
+from toolkit.errors import ToolkitError, WriteError
 
 META = dict(entity_type="customer", workspace_id="ws-eu", bucket_id="bk-main", customer="ACME",
             datasource="CRM", action="UPSERT")
@@ -64,6 +65,26 @@ def test_relation_csv_and_parquet_inputs(tmp_path: Path) -> None:
     write_cc5(parquet, p3, keys="k", **META)
     assert p3.read_text().splitlines()[3] == "03|k:string|l:array|s:object"
     assert p3.read_text().splitlines()[4] == '10|a|1,2|{"x":1}|'
+
+
+def test_value_errors_name_the_column_and_row(tmp_path: Path) -> None:
+    out = tmp_path / "w.cc5txt"
+    cases = [
+        (pd.DataFrame({"code": ["a", "b", "c"], "n": [1.0, 2.0, float("inf")]}), "n", 3, "infinite"),
+        (pd.DataFrame({"code": ["a", "b"], "tags": [["x"], ["y", ""]]}), "tags", 2, "comma"),
+        (pd.DataFrame({"code": ["a", None], "v": [1, 2]}), "code", 2, "key"),
+    ]
+    for df, column, row, text in cases:
+        with pytest.raises(WriteError, match=text) as info:
+            write_cc5(df, out, keys="code", **META)
+        assert (info.value.column, info.value.row) == (column, row)
+        assert str(info.value).startswith(f"column {column}, row {row}: ")
+        assert isinstance(info.value, ToolkitError) and not out.exists()
+    con = duckdb.connect()
+    rel = con.sql("SELECT 'a' AS code, [1, 2] AS l UNION ALL SELECT 'b', [3, NULL] ORDER BY code")
+    with pytest.raises(WriteError, match="array element") as info:
+        write_cc5(rel, out, keys="code", **META)
+    assert (info.value.column, info.value.row) == ("l", 2)
 
 
 def test_errors(tmp_path: Path) -> None:

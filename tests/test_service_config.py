@@ -15,8 +15,6 @@ def test_defaults() -> None:
     cfg = load_config(env={})
     assert (cfg.host, cfg.port, cfg.max_file_bytes, cfg.url_expiry_seconds) == ("127.0.0.1", 8000, 300_000_000, 900)
     assert cfg.store is None and cfg.s3_endpoint is None and cfg.api_keys == {}
-    assert (cfg.plan_process_min_bytes, cfg.planner_memory_limit) == (8_000_000, "512MB")
-    assert load_config(env={"TOOLKIT_PLANNER_MEMORY_LIMIT": "2GiB"}).planner_memory_limit == "2GiB"
 
 
 def test_priority_file_then_env_then_overrides(tmp_path: Path) -> None:
@@ -74,8 +72,6 @@ def test_bad_api_keys_name_the_problem(value: str, problem: str) -> None:
         ({"TOOLKIT_MAX_FILE_BYTES": "0"}, "max_file_bytes=0 must be positive"),
         ({"TOOLKIT_S3_BUCKET": "No_Such"}, "not a valid S3 bucket name"),
         ({"TOOLKIT_WORKERS": "0"}, "workers=0"),
-        ({"TOOLKIT_PLAN_PROCESS_MIN_BYTES": "-1"}, "plan_process_min_bytes=-1 must not be negative"),
-        ({"TOOLKIT_PLANNER_MEMORY_LIMIT": "lots"}, "planner_memory_limit='lots' must be a size"),
     ],
 )
 def test_bad_settings_name_the_setting(env: dict[str, str], problem: str) -> None:

@@ -176,7 +176,8 @@ def test_import_data_is_applied_by_the_same_engine(svc: Any, client: TestClient)
     assert (file["Status"], file["SuccessfulCount"], file["FailureCount"]) == ("FINISHED", 3, 1)
     assert file["FileName"] == "json-1.cc5txt" and file["EntityType"] == "customer"
     table = svc.store.read_table("ws-eu", "customer").df().set_index("customer_code")
-    assert table.loc["J1", "name"] == "Pipe|and\nbreak" and set(table.index) == {"J1", "J3"}
+    # a line break is written as #Enter#, which reads back as the portal's CRLF (docs/cc5-format.md)
+    assert table.loc["J1", "name"] == "Pipe|and\r\nbreak" and set(table.index) == {"J1", "J3"}
     rejected = list(csv.DictReader(io.StringIO(
         client.get(f"/appfile/file/{file['FileId']}/rejected", headers=bearer("key-all")).text)))
     assert [(r["line"], r["customer_code"]) for r in rejected] == [("6", "J2")]  # data[1] is line 6

@@ -15,7 +15,6 @@ from typing import Any
 
 import duckdb
 import httpx
-import psutil
 import pytest
 from fastapi.testclient import TestClient
 
@@ -30,14 +29,6 @@ def _wait_status(get: Any, statuses: tuple[str, ...], timeout: float = 120) -> s
             return status
         time.sleep(0.05)
     raise AssertionError(f"still {get()} after {timeout} s")
-
-
-def _ended(process: psutil.Process) -> bool:
-    """Gone, or a zombie (an orphan's reaper may be slow or absent in a container)."""
-    try:
-        return process.status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 def test_queued_and_interrupted_files_finish_once_after_restart(make_service: Any, tmp_path: Path) -> None:
@@ -109,18 +100,8 @@ def test_kill_9_during_an_import_then_restart(moto_endpoint: str, tmp_path: Path
         api.post("/appdata/import/file/async", json={"FileType": "cc5", "FileId": data["FileId"]})
         get = lambda: api.get(f"/appfile/file/{data['FileId']}").json()["Data"]["File"]["Status"]  # noqa: E731
         assert _wait_status(get, ("PROCESSING", "FINISHED")) == "PROCESSING", "the import ended before the kill"
-        # A file this big is planned by a planner process: it must not outlive the service.
-        deadline = time.time() + 60
-        while not (planners := psutil.Process(proc.pid).children(recursive=True)):
-            assert time.time() < deadline, "no planner process started"
-            time.sleep(0.05)
-        assert get() == "PROCESSING", "the import ended before the kill"
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
-        deadline = time.time() + 30
-        while not all(_ended(planner) for planner in planners):
-            assert time.time() < deadline, "the planner outlived the killed service"
-            time.sleep(0.1)
         api.close()
 
         proc, url = start()

@@ -6,6 +6,7 @@ is a one-line message fit for the CLI and the app.
 
     ToolkitError
     ├── Cc5Error                 a cc5 file cannot be read at all (file, line, field)
+    ├── WriteError               write_cc5 cannot write the data (column, row); also a ValueError
     ├── ConfigError              missing or invalid configuration
     │   └── MissingExtra         an optional part is not installed (extra); also an ImportError
     ├── ValidationFailed         local validation found file-level errors (report)
@@ -52,6 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = [
     "ToolkitError",
     "Cc5Error",
+    "WriteError",
     "ConfigError",
     "MissingExtra",
     "ValidationFailed",
@@ -99,6 +101,23 @@ class Cc5Error(ToolkitError):
         self.file = file
         self.line = line
         self.field = field
+
+
+class WriteError(ToolkitError, ValueError):
+    """``write_cc5`` cannot write the data: a bad argument, or a value the format cannot hold.
+
+    ``column`` and ``row`` (1-based, in the input's order) say where, when a value is the cause.
+
+        >>> str(WriteError("an array element is empty", column="tags", row=3))
+        'column tags, row 3: an array element is empty'
+    """
+
+    def __init__(self, message: str, *, column: str | None = None, row: int | None = None) -> None:
+        where = ", ".join(p for p in (f"column {column}" if column else None,
+                                      f"row {row}" if row is not None else None) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.column = column
+        self.row = row
 
 
 class ConfigError(ToolkitError):

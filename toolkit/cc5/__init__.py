@@ -10,13 +10,21 @@ The format as implemented, and the finding-code catalogue, are in
 
 from toolkit.cc5.codes import FINDING_CODES, CodeInfo
 from toolkit.cc5.findings import Finding
-from toolkit.cc5.header import DUCKDB_TYPES, FIELD_TYPES, Field, Header, decode_escapes, encode_escapes, read_header
+from toolkit.cc5.header import (
+    DUCKDB_TYPES,
+    FIELD_TYPES,
+    Field,
+    Header,
+    decode_escapes,
+    encode_escapes,
+    read_header,
+)
 from toolkit.cc5.plan import ImportPlan, plan_import
 from toolkit.cc5.reader import Cc5File, open_cc5
 from toolkit.cc5.report import ValidationReport
 from toolkit.cc5.validate import validate
 from toolkit.cc5.writer import WriteResult, infer_cc5_type, write_cc5
-from toolkit.errors import Cc5Error
+from toolkit.errors import Cc5Error, WriteError
 
 __all__ = [
     "Header",
@@ -28,6 +36,7 @@ __all__ = [
     "WriteResult",
     "CodeInfo",
     "Cc5Error",
+    "WriteError",
     "read_header",
     "open_cc5",
     "validate",

@@ -36,6 +36,10 @@ def _c(code: str, level: str, meaning: str) -> CodeInfo:
 _CATALOGUE = [
     # file-level errors: nothing is applied
     _c("EMPTY_FILE", FILE, "The file is empty (no bytes, or only blank lines / a byte-order mark)."),
+    _c("NOT_TEXT", FILE, "The file is not text (binary, UTF-16, an image): a UTF-16/32 byte-order mark, or "
+       "NUL bytes, invalid UTF-8 or control characters in more than a tenth of its first 4 KB. Nothing else is reported."),
+    _c("HEADER_TOO_LARGE", FILE, "The header is beyond the engine's limits: more than 2,000 fields, more than 64 "
+       "key fields, or a header line longer than 1 MB. No row is checked."),
     _c("NOT_UTF8", FILE, "The line holds bytes that are not UTF-8, or a NUL byte (binary data)."),
     _c("MISSING_HEADER", FILE, "There is no 00 header row."),
     _c("BAD_HEADER", FILE, "A header row (00-03) is malformed, out of place, or repeated: wrong number of "
@@ -56,6 +60,8 @@ _CATALOGUE = [
     _c("UNKNOWN_ROW_TYPE", ROW, "The line does not start with a known row type (10, 90, 99, 00-09); empty lines included."),
     _c("FIELD_COUNT", ROW, "A 10 row does not have one value per field, or a 90 row one value per key "
        "(one trailing | is allowed)."),
+    _c("MISPLACED_ROW", ROW, "A reserved 04-09 row after the first 10/90 row (they belong between 03 and the "
+       "first data row)."),
     _c("EMPTY_KEY", ROW, "A key value of a 10 or 90 row is empty."),
     _c("INVALID_INT", ROW, "Not a signed 64-bit integer (digits with an optional sign)."),
     _c("INVALID_NUMBER", ROW, "Not a finite decimal number (digits, optional sign, point and exponent)."),

@@ -1,9 +1,22 @@
-"""The scan of one cc5 file on one DuckDB connection: lines, rows, typed data.
+"""The one pass over a cc5 file on one DuckDB connection: the per-line table and typed data.
 
-:class:`Scan` is shared by :func:`validate`, :func:`plan_import` and
-:func:`open_cc5`. It creates temp objects named ``cc5_<random>_*`` on the
-connection, so several scans can run on cursors of one database, and drops
-them in :meth:`Scan.close`.
+:class:`Scan` serves :func:`validate`, :func:`plan_import` and :func:`open_cc5`.
+Every file, clean or not, goes the same way: the reader
+(:mod:`toolkit.cc5.source`) streams the physical lines to DuckDB once, and
+DuckDB's threads split each line and evaluate one boolean per value
+(:func:`~toolkit.cc5.values.valid_sql`); only a line where one of them fails
+gets its findings built (a list of ``{code, field, value}``). The result is
+one per-line table: row type, the row's errors (NULL for good rows), its
+typed key and, for rejected or special lines, the raw text. (A regular
+expression over the whole line as a shortcut for clean lines was measured
+and dropped: it cost more CPU than the per-value checks it saved.)
+
+A scan creates temp objects named ``cc5_<random>_*`` on the connection, so
+several scans can run on cursors of one database, and drops them in
+:meth:`Scan.close`. Its inputs are given at construction.
+
+    >>> scan = Scan("customers.cc5txt", con)          # doctest: +SKIP
+    >>> rows = scan.build_rows()                      # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -16,9 +29,8 @@ import duckdb
 import pyarrow as pa
 
 from toolkit.cc5.header import Field, HeadScan, scan_head
-from toolkit.cc5.fastcheck import FastChecker
-from toolkit.cc5.source import LineStats, Progress, batch_schema, fast_source_sql, line_batches, load_exact, prefetch
-from toolkit.cc5.values import INVALID_CODE, ident, typed_sql, valid_sql
+from toolkit.cc5.source import LINE_SCHEMA, Progress, line_batches, prefetch
+from toolkit.cc5.values import INVALID_CODE, ident, lit, typed_sql, valid_sql
 
 __all__ = ["Scan", "HEADER_ROW_TYPES", "RESERVED_ROW_TYPES"]
 
@@ -32,7 +44,12 @@ def _sql_list(items) -> str:
 
 
 class Scan:
-    """One file on one connection: which reader works, the per-line table, typed data."""
+    """One file on one connection: the per-line table and the typed data.
+
+    ``label``: the file's name in findings. ``keep_raw``: keep every line's
+    text in the per-line table (the import plan reads its rows from there
+    instead of reading the file twice).
+    """
 
     def __init__(
         self,
@@ -40,32 +57,29 @@ class Scan:
         con: duckdb.DuckDBPyConnection,
         *,
         head: HeadScan | None = None,
+        label: str | None = None,
+        keep_raw: bool = False,
         progress: Progress | None = None,
     ) -> None:
         self.path = Path(path)
-        self.label = str(path)
+        self.label = label if label is not None else str(path)
         self.con = con
         self.head = head if head is not None else scan_head(path)
         self.header = self.head.header
-        self.progress = progress or Progress(False, "")
+        self.keep_raw = keep_raw
+        self.progress = progress or Progress(False, "", self.head.size)
         self.prefix = f"cc5_{uuid.uuid4().hex[:12]}_"
-        self.mode: str | None = None  # "fast" | "exact"
-        self._objects: list[str] = []
         self.fields: list[Field] = list(self.header.fields)
-        codes = [f.code for f in self.fields]
+        positions = {f.code: i for i, f in enumerate(self.fields)}
         #: (key code, index of its field or None) in 02's order
-        self.keys: list[tuple[str, int | None]] = [
-            (k, codes.index(k) if k in codes else None) for k in self.header.keys
-        ]
-        self.rows_table: str | None = None
-        #: keep every line's text in the per-line table (plan_import reads the
-        #: rows to apply from it instead of reading the file a second time)
-        self.keep_raw = False
-        self.footer_line: int | None = None
-        self._footer_known = False
-        self.stats = LineStats()
+        self.keys: list[tuple[str, int | None]] = [(k, positions.get(k)) for k in self.header.keys]
+        self._objects: list[str] = []
         self._registered: list[str] = []
-        self._checker: FastChecker | None = None
+        # results, computed once
+        self.rows_table: str | None = None
+        self.footer_line: int | None = None
+        self._lines: str | None = None
+        self._footer_known = False
 
     # ------------------------------------------------------------------ names
     def name(self, suffix: str) -> str:
@@ -74,46 +88,34 @@ class Scan:
             self._objects.append(n)
         return n
 
+    def _header_lines_sql(self) -> str:
+        return _sql_list(self.head.header_lines or [0])
+
     # ---------------------------------------------------------------- sources
-    def source_sql(self) -> str:
-        """The lines of the file as SQL ``(line, raw, enc_ok)``, re-readable.
+    def lines_table(self) -> str:
+        """The file's lines ``(line, raw, enc_ok)`` in a temp table, loaded once (typed relations re-read it)."""
+        if self._lines is None:
+            table = self.name("lines")
+            view = self.name("lines_arrow")
+            self.con.register(view, self._reader())
+            try:
+                self.progress.run(self.con, f"CREATE TEMP TABLE {table} AS SELECT * FROM {view}")
+            finally:
+                self.con.unregister(view)
+            self._lines = table
+        return self._lines
 
-        DuckDB's CSV reader when the scan showed it splits this file exactly
-        (no \\r, valid UTF-8, no \\x01, no huge line); else a temp table
-        loaded once by the exact reader.
-        """
-        if self.mode is None:
-            if self.stats.done and self.stats.fast_ok:
-                self.mode = "fast"
-            else:
-                self.use_exact()
-        if self.mode == "exact":
-            return self.name("lines")
-        return fast_source_sql(self.path)
-
-    def use_exact(self, start: float = 0.0, span: float = 100.0) -> None:
-        """Load the lines into a temp table with the exact reader."""
-        if self.mode == "exact":
-            return
-        table = self.name("lines")
-        self.con.execute(f"DROP TABLE IF EXISTS {table}")
-        cb = self.progress.bytes_callback(self.head.size, start, span)
-        stats = LineStats()
-        load_exact(self.con, self.path, table, on_bytes=cb, stats=stats)
-        self.stats = stats
-        self.mode = "exact"
-
-    def _stream(self, start: float, span: float) -> str:
+    def _stream(self) -> str:
         """Register a one-shot Arrow stream of the lines; returns its view name."""
         view = self.name("stream")
-        self.stats = LineStats()
-        cb = self.progress.bytes_callback(self.head.size, start, span)
-        checker = self.checker()
-        batches = prefetch(line_batches(self.path, self.stats, on_bytes=cb, checker=checker))
-        reader = pa.RecordBatchReader.from_batches(batch_schema(checker), batches)
-        self.con.register(view, reader)
+        self.con.register(view, self._reader())
         self._registered.append(view)
         return view
+
+    def _reader(self) -> pa.RecordBatchReader:
+        """The lines as a one-shot Arrow stream, read one step ahead, counted by the progress."""
+        batches = line_batches(self.path, on_bytes=self.progress.bytes_read)
+        return pa.RecordBatchReader.from_batches(LINE_SCHEMA, prefetch(self.progress.track(batches)))
 
     def _unregister(self, view: str) -> None:
         try:
@@ -124,17 +126,14 @@ class Scan:
             self._registered.remove(view)
 
     def find_footer(self) -> int | None:
-        """The line of the first 99 row (after the header), from the lines source."""
-        if self.rows_table is None and not self._footer_known:
+        """The line of the first 99 row (after the header)."""
+        if not self._footer_known:
             self.footer_line = self.con.execute(
-                f"SELECT min(line) FROM {self.source_sql()} WHERE (raw = '99' OR starts_with(raw, '99|')) "
+                f"SELECT min(line) FROM {self.lines_table()} WHERE (raw = '99' OR starts_with(raw, '99|')) "
                 f"AND line NOT IN {self._header_lines_sql()}"
             ).fetchall()[0][0]
             self._footer_known = True
         return self.footer_line
-
-    def _header_lines_sql(self) -> str:
-        return _sql_list(self.head.header_lines or [0])
 
     # ------------------------------------------------------------- rows table
     def rows_sql(self, source: str, table: str) -> str:
@@ -155,17 +154,14 @@ class Scan:
         fc90 = f"(nv = {n_keys} OR (nv = {n_keys + 1} AND p[{n_keys + 2}] = ''))" if n_keys else "true"
 
         # c: one flag per check
-        flag_cols = []
-        entries = []
-        key_entries = []
-        flags = []
+        flag_cols, entries, key_entries, flags = [], [], [], []
         for i, f in enumerate(self.fields):
             check = valid_sql(f.type, f"v{i}")
             if check is not None:
                 flag_cols.append(f"(v{i} <> '' AND NOT {check}) AS bad{i}")
                 flags.append(f"bad{i}")
                 entries.append(
-                    f"CASE WHEN bad{i} THEN {{'code': '{INVALID_CODE[f.type]}', 'field': {_q(f.code)}, "
+                    f"CASE WHEN bad{i} THEN {{'code': '{INVALID_CODE[f.type]}', 'field': {lit(f.code)}, "
                     f"'value': left(v{i}, 200)}} END"
                 )
         for j, (k, fi) in enumerate(self.keys):
@@ -174,38 +170,19 @@ class Scan:
             flag_cols.append(f"(v{fi} = '') AS empty{j}")
             flags.append(f"empty{j}")
             key_entries.append(
-                f"CASE WHEN empty{j} THEN {{'code': 'EMPTY_KEY', 'field': {_q(k)}, 'value': NULL::VARCHAR}} END"
+                f"CASE WHEN empty{j} THEN {{'code': 'EMPTY_KEY', 'field': {lit(k)}, 'value': NULL::VARCHAR}} END"
             )
         entries = key_entries + entries
         any_flag = " OR ".join(flags) if flags else "false"
         entry_list = "[" + ", ".join(entries) + "]" if entries else "[]"
 
-        # rows the numpy pre-check passed: only their JSON values are left to check
-        checker = self.checker()
-        json_bad = []
-        json_entries = []
-        for i in checker.json_fields:
-            f = self.fields[i]
-            json_bad.append(f"(j{i} <> '' AND NOT json_valid(j{i}))")
-            json_entries.append(
-                f"CASE WHEN j{i} <> '' AND NOT json_valid(j{i}) THEN {{'code': '{INVALID_CODE[f.type]}', "
-                f"'field': {_q(f.code)}, 'value': left(j{i}, 200)}} END"
-            )
-        if json_entries:
-            fast_errs = (f"CASE WHEN {' OR '.join(json_bad)} "
-                         f"THEN list_filter([{', '.join(json_entries)}], lambda x: x IS NOT NULL) END")
-        else:
-            fast_errs = "NULL"
-
         key_cols = []
         for j, (_k, fi) in enumerate(self.keys):
             if fi is None:
                 continue
-            ftype = self.fields[fi].type
-            fast_key = f"WHEN fast THEN {typed_sql(ftype, f'kr{j}', checked=True)} " if checker.keys else ""
-            key_cols.append(f"CASE {fast_key}WHEN fc THEN {typed_sql(ftype, f'v{fi}')} END AS k{j}")
+            key_cols.append(f"CASE WHEN fc THEN {typed_sql(self.fields[fi].type, f'v{fi}')} END AS k{j}")
 
-        fc_row = ("{'code': 'FIELD_COUNT', 'field': NULL::VARCHAR, 'value': CAST(nv AS VARCHAR)}")
+        fc_row = "{'code': 'FIELD_COUNT', 'field': NULL::VARCHAR, 'value': CAST(nv AS VARCHAR)}"
         unknown = "{'code': 'UNKNOWN_ROW_TYPE', 'field': NULL::VARCHAR, 'value': left(rt, 200)}"
         data_errs = (
             f"CASE WHEN NOT fc THEN [{fc_row}] "
@@ -217,15 +194,18 @@ class Scan:
         sel_flags = (", " + ", ".join(flag_cols)) if flag_cols else ""
         sel_keys = (", " + ", ".join(key_cols)) if key_cols else ""
         key_names = "".join(f", k{j}" for j, (_k, fi) in enumerate(self.keys) if fi is not None)
+        if key_names and all(fi is not None for _k, fi in self.keys):
+            # the key's hash, computed in the parallel pass: duplicate keys are looked for by it
+            key_names += f", hash({key_names[2:]}) AS kh"
         raw_col = ("raw" if self.keep_raw
                    else "CASE WHEN errs IS NOT NULL OR rt NOT IN ('10', '90') OR NOT enc_ok THEN raw END")
         return f"""
 CREATE TEMP TABLE {table} AS
 WITH s AS (
-    SELECT *, CASE WHEN fast THEN NULL ELSE string_split(raw, '|') END AS p
+    SELECT line, raw, enc_ok, string_split(raw, '|') AS p
     FROM {source} WHERE line NOT IN {self._header_lines_sql()}
 ), a AS (
-    SELECT *, CASE WHEN fast THEN '10' ELSE p[1] END AS rt, len(p) - 1 AS nv FROM s
+    SELECT *, p[1] AS rt, len(p) - 1 AS nv FROM s
 ), b AS (
     SELECT *, CASE rt WHEN '10' THEN {fc10} WHEN '90' THEN {fc90} END AS fc{sel_values}
     FROM a
@@ -233,8 +213,7 @@ WITH s AS (
     SELECT *{sel_flags} FROM b
 ), d AS (
     SELECT line, rt, raw, enc_ok,
-           CASE WHEN fast THEN {fast_errs}
-                WHEN rt IN ('10', '90') THEN {data_errs}
+           CASE WHEN rt IN ('10', '90') THEN {data_errs}
                 WHEN rt IN {_NON_DATA} THEN NULL
                 ELSE [{unknown}] END AS errs{sel_keys}
     FROM c
@@ -244,44 +223,21 @@ SELECT line, rt, errs, NOT enc_ok AS bad_enc,
 FROM d
 """
 
-    def checker(self) -> FastChecker:
-        """The numpy pre-check for this header (keys only when every key is a field).
-
-        ``TOOLKIT_CC5_FASTCHECK=0`` turns it off: every row then goes through the
-        SQL checks (same findings, slower; the tests compare both).
-        """
-        if self._checker is None:
-            keys = [fi for _k, fi in self.keys]
-            fields = self.fields if os.environ.get("TOOLKIT_CC5_FASTCHECK", "1") != "0" else []
-            self._checker = FastChecker(fields, keys if fields and keys and None not in keys else [])
-        return self._checker
-
-    def _plain_source(self, table: str) -> str:
-        """A lines table seen with the fast-check columns (no row passed the pre-check)."""
-        checker = self.checker()
-        extra = ["false AS fast"] + [f"NULL::VARCHAR AS j{i}" for i in checker.json_fields]
-        extra += [f"NULL::VARCHAR AS kr{j}" for j in range(len(checker.keys))]
-        return f"(SELECT *, {', '.join(extra)} FROM {table})"
-
-    def build_rows(self, start: float = 0.0, span: float = 90.0) -> str:
-        """Create the per-line table (once, one pass over the file) and find the footer."""
+    def build_rows(self) -> str:
+        """Create the per-line table (once: one pass over the file) and find the footer."""
         if self.rows_table is not None:
             return self.rows_table
         table = self.name("rows")
-        if self.mode == "exact":
-            source = self._plain_source(self.name("lines"))
-            with self.progress.query(self.con, start, span):
-                self.con.execute(self.rows_sql(source, table))
-        else:
-            view = self._stream(start, span)
-            order = self.con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-            try:
-                # rows carry their line number: insertion order does not matter, parallelism does
-                self.con.execute("SET preserve_insertion_order = false")
-                self.con.execute(self.rows_sql(view, table))
-            finally:
-                self.con.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
-                self._unregister(view)
+        source = self._lines if self._lines is not None else self._stream()
+        order = self.con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+        try:
+            # rows carry their line number: insertion order does not matter, parallelism does
+            self.con.execute("SET preserve_insertion_order = false")
+            self.progress.run(self.con, self.rows_sql(source, table))
+        finally:
+            self.con.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
+            if source != self._lines:
+                self._unregister(source)
         self.rows_table = table
         self.footer_line = self.con.execute(f"SELECT min(line) FROM {table} WHERE rt = '99'").fetchall()[0][0]
         self._footer_known = True
@@ -296,12 +252,12 @@ FROM d
         """SELECT of the typed 10 rows (or the typed keys of the 90 rows) before the footer, in file order.
 
         ``checked=True`` when the caller keeps only rows validation accepted:
-        their values need no second validity test (the regexes cost most).
+        their values need no second validity test.
         """
         footer = self.find_footer()
-        source = self.source_sql()
-        sql = self.data_sql_from(source, row_type=row_type, with_line=with_line, footer=footer, checked=checked)
-        return sql + " ORDER BY line" if self.mode == "exact" else sql
+        sql = self.data_sql_from(self.lines_table(), row_type=row_type, with_line=with_line, footer=footer,
+                                 checked=checked)
+        return sql + " ORDER BY line"
 
     def data_sql_from(self, source: str, *, row_type: str, with_line: bool, footer: int | None,
                       checked: bool = False) -> str:
@@ -334,7 +290,3 @@ FROM d
                 except duckdb.Error:
                     pass
         self._objects.clear()
-
-
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

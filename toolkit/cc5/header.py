@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,19 @@ __all__ = [
     "decode_escapes",
     "encode_escapes",
     "check_path",
+    "MAX_FIELDS",
+    "MAX_KEY_FIELDS",
+    "MAX_HEADER_LINE_BYTES",
 ]
+
+#: Header limits: beyond them the file is refused with one HEADER_TOO_LARGE finding (docs/engine.md).
+MAX_FIELDS = 2000
+MAX_KEY_FIELDS = 64
+MAX_HEADER_LINE_BYTES = 1 << 20
+#: How much of the start of the file decides NOT_TEXT, and the share of bad bytes that does.
+TEXT_SAMPLE_BYTES = 4096
+NOT_TEXT_SHARE = 0.10
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 
 #: cc5 field type -> the DuckDB type of its typed column.
 DUCKDB_TYPES: dict[str, str] = {
@@ -50,8 +63,12 @@ _CREATE_TIME = re.compile(r"[0-9]{14}")
 
 
 def decode_escapes(value: str) -> str:
-    """``#/#`` -> ``|`` and ``#Enter#`` -> ``\\n``."""
-    return value.replace("#/#", "|").replace("#Enter#", "\n")
+    """``#/#`` -> ``|`` and ``#Enter#`` -> ``\\r\\n`` (the portal's line break).
+
+    >>> decode_escapes("a#/#b#Enter#c")
+    'a|b\\r\\nc'
+    """
+    return value.replace("#/#", "|").replace("#Enter#", "\r\n")
 
 
 def encode_escapes(value: str) -> str:
@@ -135,8 +152,17 @@ class HeadScan:
     findings: list[Finding]
     header_lines: list[int]  # the lines consumed as header rows (00-03)
     empty: bool  # the file has no non-blank line
-    crlf: bool  # a \r was seen in the head: read the file with the exact (slow) reader
+    crlf: bool  # a \r was seen in the head
     size: int
+    #: the line of the first 10, 90 or 99 row, when the head scan reached one
+    first_body_line: int | None = None
+    #: the header was refused (NOT_TEXT, HEADER_TOO_LARGE): no row is read
+    refused: bool = False
+
+    @property
+    def stop(self) -> bool:
+        """True when the body of the file is not read: empty, not text, or a refused header."""
+        return self.empty or self.refused
 
 
 def check_path(path: str | os.PathLike[str]) -> Path:
@@ -159,12 +185,12 @@ def _split_values(text: str) -> list[str]:
     return parts
 
 
-def _read_head_lines(path: Path) -> tuple[list[tuple[int, str, bool, bool]], bool]:
+def _read_head_lines(path: Path) -> tuple[list[tuple[int, str, bool, bool, int]], bool]:
     """The first lines of the file, up to and including the first 10/90/99 row.
 
-    Returns ``([(line number, text, had_cr, utf8_ok), ...], reached_eof)``.
+    Returns ``([(line number, text, had_cr, utf8_ok, length in bytes), ...], reached_eof)``.
     """
-    lines: list[tuple[int, str, bool, bool]] = []
+    lines: list[tuple[int, str, bool, bool, int]] = []
     consumed = 0
     with open(path, "rb") as fh:
         number = 0
@@ -173,11 +199,13 @@ def _read_head_lines(path: Path) -> tuple[list[tuple[int, str, bool, bool]], boo
             if not raw:
                 return lines, True
             consumed += len(raw)
+            length = len(raw)
             if not raw.endswith(b"\n"):
                 # longer than we keep: skip to the end of this physical line
                 while consumed < _HEAD_MAX_BYTES:
                     more = fh.readline(_HEAD_LINE_KEEP)
                     consumed += len(more)
+                    length += len(more)
                     if not more or more.endswith(b"\n"):
                         break
             number += 1
@@ -193,7 +221,7 @@ def _read_head_lines(path: Path) -> tuple[list[tuple[int, str, bool, bool]], boo
             except UnicodeDecodeError:
                 text = raw.decode("utf-8", errors="replace")
                 ok = False
-            lines.append((number, text, had_cr, ok))
+            lines.append((number, text, had_cr, ok, length))
             if text.split("|", 1)[0] in ("10", "90", "99"):
                 return lines, False
         return lines, fh.read(1) == b""
@@ -214,8 +242,11 @@ def scan_head(path: str | os.PathLike[str], *, file_label: str | None = None) ->
     def add(code: str, line: int | None, message: str, **kw: Any) -> None:
         findings.append(make_finding(code, line, message, file=label, **kw))
 
-    crlf = any(had_cr for _, _, had_cr, _ in head)
-    if at_eof and all(text.strip() == "" and ok for _, text, _, ok in head):
+    crlf = any(had_cr for _, _, had_cr, _, _ in head)
+    if not _looks_like_text(p):
+        add("NOT_TEXT", None, "the file is not text (binary data, UTF-16 or an image?): a cc5 file is UTF-8 text")
+        return HeadScan(Header(findings=tuple(findings)), findings, [], False, crlf, size, refused=True)
+    if at_eof and all(text.strip() == "" and ok for _, text, _, ok, _ in head):
         # blank lines only (or nothing at all, or only a BOM)
         add("EMPTY_FILE", None, "the file is empty" if size == 0 else "the file has only blank lines")
         return HeadScan(Header(findings=tuple(findings)), findings, [], True, crlf, size)
@@ -223,13 +254,18 @@ def scan_head(path: str | os.PathLike[str], *, file_label: str | None = None) ->
     # the head: lines up to (not including) the first 10/90/99 row
     rows: dict[str, tuple[int, str]] = {}
     order: list[tuple[int, str]] = []
-    for number, text, _had_cr, ok in head:
+    first_body_line = None
+    too_long: list[int] = []
+    for number, text, _had_cr, ok, length in head:
         rt = text.split("|", 1)[0]
         if rt in ("10", "90", "99"):
+            first_body_line = number
             break
         if rt in HEADER_ROWS and rt not in rows:
             rows[rt] = (number, text)
             order.append((number, rt))
+            if length > MAX_HEADER_LINE_BYTES:
+                too_long.append(number)
             if not ok:
                 add("NOT_UTF8", number, "the line holds bytes that are not UTF-8, or a NUL byte")
 
@@ -286,7 +322,7 @@ def scan_head(path: str | os.PathLike[str], *, file_label: str | None = None) ->
     else:
         n, text = rows["01"]
         v = [decode_escapes(x) for x in _split_values(text)]
-        if len(v) != 5:
+        if len(v) not in (4, 5):  # an empty action code after the trailing | reads as 4 values
             add("BAD_HEADER", n,
                 f"row 01 needs 5 values (entity type, workspace id, bucket id, datasource, action), found {len(v)}")
         v += [""] * (5 - len(v))
@@ -352,12 +388,20 @@ def scan_head(path: str | os.PathLike[str], *, file_label: str | None = None) ->
 
     if keys and fields:
         codes = [f.code for f in fields]
-        missing_keys = [k for k in keys if k not in codes]
+        code_set = set(codes)
+        missing_keys = [k for k in keys if k not in code_set]
         for k in missing_keys:
             add("KEY_NOT_IN_FIELDS", rows["02"][0], f"key {k} is not a field of row 03", field=k)
         if not missing_keys and codes[: len(keys)] != keys:
             add("KEYS_NOT_FIRST", rows["03"][0],
                 f"the key fields ({', '.join(keys)}) should be the first fields of row 03, in row 02's order")
+
+    limit = _limit_message(too_long, len(fields), len(keys),
+                           rows.get("03", (None,))[0], rows.get("02", (None,))[0])
+    if limit is not None:
+        # one finding, no row checks: a header this wide is refused before any SQL is built for it
+        findings = [make_finding("HEADER_TOO_LARGE", limit[0], limit[1], file=label)]
+        keys, fields = [], []
 
     header = Header(
         **values,
@@ -367,7 +411,39 @@ def scan_head(path: str | os.PathLike[str], *, file_label: str | None = None) ->
         findings=tuple(findings),
     )
     header_lines = sorted(rows[rt][0] for rt in rows)
-    return HeadScan(header, findings, header_lines, False, crlf, size)
+    return HeadScan(header, findings, header_lines, False, crlf, size, first_body_line, refused=limit is not None)
+
+
+def _limit_message(too_long: list[int], n_fields: int, n_keys: int, fields_line: int | None,
+                   keys_line: int | None) -> tuple[int | None, str] | None:
+    """(line, message) of the first header limit exceeded, or None."""
+    if too_long:
+        return too_long[0], f"a header line longer than {MAX_HEADER_LINE_BYTES} bytes"
+    if n_fields > MAX_FIELDS:
+        return fields_line, f"row 03 defines {n_fields} fields, more than the {MAX_FIELDS} allowed"
+    if n_keys > MAX_KEY_FIELDS:
+        return keys_line, f"row 02 names {n_keys} key fields, more than the {MAX_KEY_FIELDS} allowed"
+    return None
+
+
+def _looks_like_text(path: Path) -> bool:
+    """False for a file that is clearly not UTF-8 text (see :data:`TEXT_SAMPLE_BYTES`).
+
+    A UTF-16/32 byte-order mark, or NUL bytes, invalid UTF-8 sequences and
+    control characters (other than tab, CR, LF) in more than a tenth of the
+    first 4 KB. A few odd bytes in a text file stay ``NOT_UTF8`` findings on their lines.
+    """
+    with open(path, "rb") as fh:
+        sample = fh.read(TEXT_SAMPLE_BYTES)
+    if not sample:
+        return True
+    if sample.startswith(_WIDE_BOMS):
+        return False
+    text = sample.decode("utf-8", errors="replace")
+    if len(sample) == TEXT_SAMPLE_BYTES and text.endswith("\ufffd"):
+        text = text.rstrip("\ufffd")  # a character cut by the sample's end
+    bad = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\t\r\n"))
+    return bad <= NOT_TEXT_SHARE * max(1, len(text))
 
 
 def read_header(path: str | os.PathLike[str]) -> Header:

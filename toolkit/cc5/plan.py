@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 import duckdb
+import pyarrow as pa
 
 from toolkit.cc5.engine import Scan
 from toolkit.cc5.header import Field, Header
 from toolkit.cc5.report import ValidationReport
+from toolkit.cc5.source import ProgressArg
 from toolkit.cc5.validate import run_validation
 from toolkit.cc5.values import ident
 
@@ -26,10 +29,17 @@ class ImportPlan:
     * ``touched``: the key columns of every key in upserts or deletes.
 
     Apply it as ``DELETE ... WHERE key IN touched`` then ``INSERT ... FROM upserts``
-    (a 10 row replaces the whole record: nulls overwrite). When
-    ``report.importable`` is false the relations are empty. The relations read
-    the plan's temp tables (and, for upserts, the file): keep the file until
-    :meth:`close`.
+    (a 10 row replaces the whole record: nulls overwrite), on the plan's own
+    connection: the rows never pass through Python. For another database
+    (PostgreSQL ``COPY``), :meth:`upsert_batches` and :meth:`touched_batches`
+    stream the same rows as Arrow record batches. When ``report.importable``
+    is false the relations are empty. The relations read the plan's temp
+    tables (the file is read once, by validation): :meth:`close` drops them.
+
+        >>> with plan_import("f.cc5txt", con) as plan:                      # doctest: +SKIP
+        ...     plan.upserts.insert_into("customer")                     # INSERT ... SELECT in DuckDB
+        ...     for batch in plan.upsert_batches():                      # or: to another database
+        ...         copy.write(batch)
     """
 
     report: ValidationReport
@@ -48,6 +58,14 @@ class ImportPlan:
         """The 01 row's entity type (None without a readable header)."""
         return self.header.entity_type if self.header is not None else None
 
+    def upsert_batches(self, batch_rows: int = 100_000) -> pa.RecordBatchReader:
+        """The ``upserts`` rows as an Arrow stream (typed columns, one batch per ``batch_rows`` rows)."""
+        return _batches(self.upserts, batch_rows)
+
+    def touched_batches(self, batch_rows: int = 100_000) -> pa.RecordBatchReader:
+        """The ``touched`` keys as an Arrow stream."""
+        return _batches(self.touched, batch_rows)
+
     def close(self) -> None:
         """Drop the plan's temp tables and views from the connection."""
         if self._scan is not None:
@@ -58,6 +76,12 @@ class ImportPlan:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _batches(rel: duckdb.DuckDBPyRelation, batch_rows: int) -> pa.RecordBatchReader:
+    if hasattr(rel, "to_arrow_reader"):
+        return rel.to_arrow_reader(batch_rows)
+    return rel.fetch_record_batch(batch_rows)
 
 
 def _empty(con: duckdb.DuckDBPyConnection, cols: list[tuple[str, str]]) -> duckdb.DuckDBPyRelation:
@@ -72,7 +96,7 @@ def plan_import(
     *,
     expected_workspace: str | None = None,
     max_bytes: int | None = None,
-    progress: bool | None = False,
+    progress: ProgressArg = False,
 ) -> ImportPlan:
     """Validate ``path`` on ``con`` and compute what the import applies.
 
@@ -81,7 +105,7 @@ def plan_import(
     database. Call :meth:`ImportPlan.close` when done.
     """
     report = run_validation(path, con, expected_workspace=expected_workspace, max_bytes=max_bytes,
-                            progress=progress, owns_connection=False, allow_quick=False, keep_raw=True)
+                            progress=progress, owns_connection=False, keep_raw=True)
     scan = report._scan
     header = report.header
     fields = list(scan.fields)

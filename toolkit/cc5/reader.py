@@ -7,11 +7,12 @@ import os
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from toolkit.cc5.engine import Scan
 from toolkit.cc5.header import Header, check_path, scan_head
 from toolkit.cc5.report import ValidationReport
-from toolkit.cc5.source import LINE_SCHEMA, LineStats, connect, line_batches
+from toolkit.cc5.source import LINE_SCHEMA, ProgressArg, connect, line_batches
 from toolkit.cc5.validate import run_validation
 from toolkit.errors import Cc5Error
 
@@ -30,7 +31,7 @@ class Cc5File:
     """
 
     def __init__(self, path: str | os.PathLike[str], con: duckdb.DuckDBPyConnection | None = None,
-                 *, progress: bool | None = None) -> None:
+                 *, progress: ProgressArg = None) -> None:
         check_path(path)
         self.path = str(path)
         self._owns = con is None
@@ -40,6 +41,8 @@ class Cc5File:
         self.header: Header = self._head.header
         if self._head.empty:
             raise Cc5Error("the file is empty", file=self.path)
+        if self._head.refused:
+            raise Cc5Error(self._head.findings[0].message, file=self.path)
         if not self.header.fields:
             raise Cc5Error("the file has no 03 row defining its fields; run `toolkit validate` for details",
                            file=self.path)
@@ -72,15 +75,14 @@ class Cc5File:
     def head(self, n: int = 10, *, lines: bool = True) -> pd.DataFrame:
         """The first ``n`` data rows, typed, reading only the start of the file."""
         scan = self._scan
-        if scan.mode is not None or scan.rows_table is not None:
+        if scan._lines is not None:
             rel = self.con.sql(scan.data_sql(row_type="10", with_line=True) + f" LIMIT {int(n)}")
         else:
             batches = []
             seen = 0
-            for batch in line_batches(self.path, LineStats(), chunk=1 << 20):
+            for batch in line_batches(self.path, chunk=1 << 20):
                 batches.append(batch)
-                raw = batch.column(1).to_numpy(zero_copy_only=False)
-                seen += sum(1 for r in raw if r.startswith("10|") or r == "10")
+                seen += pc.sum(pc.starts_with(batch.column(1), "10|")).as_py() or 0
                 if seen >= n:
                     break
             table = pa.Table.from_batches(batches, schema=LINE_SCHEMA)
@@ -138,7 +140,7 @@ class Cc5File:
 
 
 def open_cc5(path: str | os.PathLike[str], *, con: duckdb.DuckDBPyConnection | None = None,
-             progress: bool | None = None) -> Cc5File:
+             progress: ProgressArg = None) -> Cc5File:
     """Open a cc5 file: header, typed data relation, delete rows, pandas, profile.
 
     Raises :class:`Cc5Error` when the file is missing, empty, or has no 03

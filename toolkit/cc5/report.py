@@ -43,7 +43,9 @@ class ValidationReport:
         self._con = scan.con
         self._table = findings_table
         self.path = scan.label
-        self.header: Header | None = scan.header if scan.head is not None and not scan.head.empty else None
+        head = scan.head
+        readable = head is not None and not head.empty and not (head.refused and not any(head.header.lines))
+        self.header: Header | None = scan.header if readable else None
         self.data_rows = data_rows
         self.delete_rows = delete_rows
         self.rejected_rows = rejected_rows

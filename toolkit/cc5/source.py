@@ -1,4 +1,4 @@
-"""The physical lines of a cc5 file, for DuckDB.
+"""The one reader of a cc5 file: its physical lines, for DuckDB.
 
 Every reader of the file sees ``(line BIGINT, raw VARCHAR, enc_ok BOOLEAN)``:
 ``line`` is the 1-based physical line number (lines end at ``\n``; one
@@ -6,18 +6,13 @@ Every reader of the file sees ``(line BIGINT, raw VARCHAR, enc_ok BOOLEAN)``:
 ``raw`` the text of the line and ``enc_ok`` false when the line was not
 valid UTF-8 or held a NUL byte (then shown with U+FFFD).
 
-* :func:`line_batches` is the reader every validation uses: it splits the
-  file on ``\n`` in 16 MB chunks with numpy (no Python object per line) and
-  yields Arrow batches, optionally with the columns of the numpy pre-check
-  (:mod:`toolkit.cc5.fastcheck`). :func:`prefetch` runs it one step ahead of
-  DuckDB in a thread.
-* :func:`fast_source_sql` is DuckDB's CSV reader with one VARCHAR column, no
-  quote, no escape, strict mode and ``\n`` as the only line break, numbered
-  by ``row_number() OVER ()`` (a streaming window that keeps file order). It
-  re-reads a file lazily for typed relations, but only when a pass of the
-  reader showed that DuckDB splits this file exactly the same way (DuckDB
-  treats a lone ``\r`` as a line break and rejects invalid UTF-8); otherwise
-  :func:`load_exact` loads the reader's lines into a temp table once.
+:func:`line_batches` splits the file on ``\n`` in 8 MB chunks with numpy
+(no Python object per line) and yields Arrow batches; :func:`prefetch` runs
+it one step ahead of DuckDB in a thread, and DuckDB's threads do the per-line
+work (:mod:`toolkit.cc5.engine`). DuckDB's own CSV reader is not used: it
+treats a lone ``\r`` as a line break and rejects invalid UTF-8.
+
+    >>> con = connect(memory_limit="256MB")                  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -27,41 +22,37 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 import uuid
 import weakref
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Union
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-from toolkit.cc5.values import lit
+from toolkit.progress import ProgressCallback, ProgressEvent
 
-from typing import TYPE_CHECKING
+__all__ = ["connect", "registered", "line_batches", "prefetch", "LINE_SCHEMA", "Progress", "ProgressArg", "DEFAULT_MEMORY_LIMIT"]
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from toolkit.cc5.fastcheck import FastChecker
-
-__all__ = ["connect", "registered", "fast_source_sql", "load_exact", "line_batches", "LineStats", "LINE_SCHEMA", "Progress", "MAX_LINE_SIZE"]
-
-#: The longest line the fast reader accepts; longer lines go through the exact reader.
-MAX_LINE_SIZE = 32 << 20
-_BUFFER_SIZE = 64 << 20
-_CHUNK = 16 << 20
+#: The memory limit of the connections the engine creates (beyond it DuckDB spills to disk).
+DEFAULT_MEMORY_LIMIT = "320MB"
+_CHUNK = 8 << 20
 _BOM = b"\xef\xbb\xbf"
+LINE_SCHEMA = pa.schema([("line", pa.int64()), ("raw", pa.large_string()), ("enc_ok", pa.bool_())])
 
 
-def connect(*, memory_limit: str | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def connect(*, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """A private in-memory DuckDB connection for the cc5 engine.
 
-    It has a memory limit (``TOOLKIT_DUCKDB_MEMORY_LIMIT``, default 320MB) and
-    its own temp directory, removed when the connection is garbage-collected,
-    so large files spill to disk instead of growing the process.
+    It has a memory limit (default :data:`DEFAULT_MEMORY_LIMIT`) and its own
+    temp directory, removed when the connection is garbage-collected, so large
+    files spill to disk instead of growing the process.
     """
     tmp = tempfile.mkdtemp(prefix="toolkit-duckdb-")
-    config = {
-        "memory_limit": memory_limit or os.environ.get("TOOLKIT_DUCKDB_MEMORY_LIMIT", "320MB"),
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "memory_limit": memory_limit,
         "temp_directory": tmp,
         "preserve_insertion_order": "true",
     }
@@ -73,36 +64,8 @@ def connect(*, memory_limit: str | None = None, threads: int | None = None) -> d
     return con
 
 
-def fast_source_sql(path: str | os.PathLike[str]) -> str:
-    """The fast source as a parenthesised SELECT over DuckDB's CSV reader."""
-    return (
-        "(SELECT row_number() OVER () AS line, coalesce(l, '') AS raw, true AS enc_ok "
-        f"FROM read_csv({lit(str(path))}, columns={{'l': 'VARCHAR'}}, delim='\\x01', header=false, "
-        "quote='', escape='', comment='', auto_detect=false, strict_mode=true, new_line='\\n', "
-        f"compression='none', max_line_size={MAX_LINE_SIZE}, buffer_size={_BUFFER_SIZE}, null_padding=false))"
-    )
-
-
-class LineStats:
-    """What the reader saw while splitting the file (filled as batches are produced)."""
-
-    def __init__(self) -> None:
-        self.lines = 0
-        self.has_cr = False  # a \r anywhere: DuckDB's CSV reader cannot split this file exactly
-        self.bad_lines = 0  # lines with invalid UTF-8 or NUL bytes
-        self.has_sep = False  # a \x01 byte (the fast reader's column separator)
-        self.max_line = 0  # longest line in bytes
-        self.done = False
-
-    @property
-    def fast_ok(self) -> bool:
-        """True when DuckDB's CSV reader (fast source) splits this file exactly like this reader."""
-        return self.done and not (self.has_cr or self.bad_lines or self.has_sep) and self.max_line < MAX_LINE_SIZE
-
-
-def line_batches(path: str | os.PathLike[str], stats: LineStats | None = None,
-                 on_bytes: Callable[[int], None] | None = None, chunk: int = _CHUNK,
-                 checker: "FastChecker | None" = None) -> Iterator[pa.RecordBatch]:
+def line_batches(path: str | os.PathLike[str], on_bytes: Callable[[int], None] | None = None,
+                 chunk: int = _CHUNK) -> Iterator[pa.RecordBatch]:
     """The physical lines of the file as Arrow batches ``(line, raw, enc_ok)``.
 
     Vectorised: each chunk of bytes is split on ``\n`` with numpy and turned
@@ -111,7 +74,6 @@ def line_batches(path: str | os.PathLike[str], stats: LineStats | None = None,
     dropped. Lines that are not UTF-8 (or hold a NUL byte) are decoded with
     U+FFFD replacements and flagged ``enc_ok = false``.
     """
-    stats = stats if stats is not None else LineStats()
     number = 1
     rest = b""
     first = True
@@ -143,10 +105,7 @@ def line_batches(path: str | os.PathLike[str], stats: LineStats | None = None,
                 buf = buf[: cut + 1]
             del data
             if b"\r" in buf:
-                stats.has_cr = True
                 buf = buf.replace(b"\r\n", b"\n")
-            if b"\x01" in buf:
-                stats.has_sep = True
             arr = np.frombuffer(buf, np.uint8)
             nl = np.flatnonzero(arr == 10)
             n = len(nl)
@@ -155,19 +114,14 @@ def line_batches(path: str | os.PathLike[str], stats: LineStats | None = None,
             offsets = np.empty(n + 1, dtype=np.int64)
             offsets[0] = 0
             offsets[1:] = nl - np.arange(n)
-            if n:
-                longest = int(np.max(np.diff(offsets)))
-                stats.max_line = max(stats.max_line, longest)
             text = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(values))
             ok = None
-            clean = True
             try:
                 if not values.isascii():
                     text.validate(full=True)
                 if b"\x00" in values:
                     raise ValueError("NUL")
             except (pa.ArrowInvalid, ValueError):
-                clean = False
                 decoded = []
                 flags = np.ones(n, dtype=bool)
                 for i in range(n):
@@ -179,34 +133,19 @@ def line_batches(path: str | os.PathLike[str], stats: LineStats | None = None,
                     except UnicodeDecodeError:
                         decoded.append(piece.decode("utf-8", errors="replace"))
                         flags[i] = False
-                stats.bad_lines += int((~flags).sum())
                 text = pa.array(decoded, pa.large_string())
                 ok = pa.array(flags)
             if ok is None:
                 ok = pa.array(np.ones(n, dtype=bool))
             lines = pa.array(np.arange(number, number + n, dtype=np.int64))
             number += n
-            stats.lines = number - 1
-            arrays = [lines, text, ok]
-            names = ["line", "raw", "enc_ok"]
-            if checker is not None:
-                if not clean:
-                    arrays += checker.empty_columns(n)
-                else:
-                    starts = np.empty(n, dtype=np.int64)
-                    if n:
-                        starts[0] = 0
-                        starts[1:] = nl[:-1] + 1
-                    arrays += checker.check(buf, starts, nl.astype(np.int64))
-                names += [name for name, _t in checker.extra_schema()]
-            yield pa.RecordBatch.from_arrays(arrays, names=names)
-            del buf, values, text, arrays
+            yield pa.RecordBatch.from_arrays([lines, text, ok], schema=LINE_SCHEMA)
+            del buf, values, text
             if final:
                 break
-    stats.done = True
 
 
-def prefetch(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
+def prefetch(batches: Iterator[pa.RecordBatch], depth: int = 1) -> Iterator[pa.RecordBatch]:
     """Produce the batches in a background thread, ``depth`` ahead of the consumer.
 
     The reader's numpy work then overlaps DuckDB's processing of the previous
@@ -254,16 +193,6 @@ def prefetch(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.R
             t.join(0.05)
 
 
-LINE_SCHEMA = pa.schema([("line", pa.int64()), ("raw", pa.large_string()), ("enc_ok", pa.bool_())])
-
-
-def batch_schema(checker: "FastChecker | None" = None) -> pa.Schema:
-    """The schema of :func:`line_batches` batches (with or without the fast-check columns)."""
-    if checker is None:
-        return LINE_SCHEMA
-    return pa.schema(list(zip(LINE_SCHEMA.names, LINE_SCHEMA.types)) + checker.extra_schema())
-
-
 @contextmanager
 def registered(con: duckdb.DuckDBPyConnection, data: object, name: str | None = None) -> Iterator[str]:
     """Register ``data`` (an Arrow table or reader, a DataFrame, a relation)
@@ -276,74 +205,106 @@ def registered(con: duckdb.DuckDBPyConnection, data: object, name: str | None = 
         con.unregister(view)
 
 
-def load_exact(
-    con: duckdb.DuckDBPyConnection,
-    path: str | os.PathLike[str],
-    table: str,
-    *,
-    on_bytes: Callable[[int], None] | None = None,
-    stats: "LineStats | None" = None,
-) -> None:
-    """Load the physical lines of ``path`` into the temp table ``table`` (exact reader)."""
-    reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, line_batches(path, stats, on_bytes=on_bytes))
-    with registered(con, reader, f"{table}_arrow") as view:
-        con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {view}")
+ProgressArg = Union[bool, None, ProgressCallback]
 
 
 class Progress:
-    """A tqdm bar on stderr (shown after one second) fed by bytes or DuckDB's query progress."""
+    """Progress of one pass over a file: a tqdm bar or a :data:`~toolkit.progress.ProgressCallback`.
 
-    def __init__(self, enabled: bool | None, desc: str) -> None:
-        if enabled is None:
-            enabled = sys.stderr.isatty()
-        self.enabled = enabled
+    ``progress``: ``False`` nothing; ``True`` a bar at once; ``None`` a bar only
+    when the work takes more than a second, on a terminal or in a notebook; a callable receives
+    :class:`~toolkit.progress.ProgressEvent` (stage ``"validate"``, bytes done
+    of ``total``, rows seen). The bar is ``tqdm.auto`` (a widget in Jupyter).
+    Events and bar updates come from the caller's thread (:meth:`run`), so a
+    Streamlit callback may draw.
+
+        >>> events = []
+        >>> p = Progress(events.append, "validate f", total=10)
+        >>> p.bytes_read(10); p.rows_seen(3); p.emit(); events[-1].fraction
+        1.0
+    """
+
+    def __init__(self, progress: "ProgressArg", desc: str, total: int = 0) -> None:
+        self.total = total
+        self._callback: ProgressCallback | None = progress if callable(progress) else None
         self._bar = None
-        if enabled:
-            from tqdm import tqdm
+        self._done = 0
+        self._rows = 0
+        self._started = time.monotonic()
+        # None: a bar only on a terminal or in a notebook (not into a log or a pipe), after 1 s
+        later = progress is None and (sys.stderr.isatty() or "ipykernel" in sys.modules)
+        if progress is True or later:
+            from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=100, desc=desc, file=sys.stderr, delay=1.0, leave=False,
-                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
+            self._bar = tqdm(total=total or None, desc=desc, unit="B", unit_scale=True, leave=False,
+                             delay=0.0 if progress is True else 1.0)
 
-    def set(self, percent: float) -> None:
-        if self._bar is not None and percent >= 0:
-            self._bar.n = min(100.0, percent)
-            self._bar.refresh()
+    @property
+    def active(self) -> bool:
+        return self._bar is not None or self._callback is not None
 
-    def bytes_callback(self, total: int, start: float = 0.0, span: float = 100.0) -> Callable[[int], None] | None:
-        if self._bar is None or total <= 0:
-            return None
-        done = [0]
+    def bytes_read(self, n: int) -> None:
+        """Count ``n`` bytes read (any thread)."""
+        self._done += n
 
-        def cb(n: int) -> None:
-            done[0] += n
-            self.set(start + span * done[0] / total)
+    def rows_seen(self, n: int) -> None:
+        """Count ``n`` lines split (any thread)."""
+        self._rows += n
 
-        return cb
+    def track(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """Count the rows of the batches passing through."""
+        for batch in batches:
+            self._rows += batch.num_rows
+            yield batch
 
-    @contextmanager
-    def query(self, con: duckdb.DuckDBPyConnection, start: float = 0.0, span: float = 100.0):
-        """Follow the running DuckDB query's progress while the block runs."""
-        if self._bar is None:
-            yield
+    def emit(self) -> None:
+        """Report the current state (call from the caller's thread)."""
+        if self._bar is not None:
+            target = min(self._done, self.total) if self.total else self._done
+            if target > self._bar.n:
+                self._bar.update(target - self._bar.n)  # update() honours the bar's delay; refresh() would not
+        if self._callback is not None:
+            self._callback(ProgressEvent(stage="validate", done=min(self._done, self.total) if self.total else self._done,
+                                         total=self.total or None, unit="B", rows=self._rows,
+                                         elapsed=time.monotonic() - self._started))
+
+    def run(self, con: duckdb.DuckDBPyConnection, sql: str, interval: float = 0.2) -> None:
+        """Execute ``sql`` on ``con``, reporting progress every ``interval`` seconds meanwhile.
+
+        The statement runs in a helper thread (DuckDB releases the GIL) while
+        this thread reports; errors are raised here.
+        """
+        if not self.active:
+            con.execute(sql)
             return
-        stop = threading.Event()
+        failure: list[BaseException] = []
 
-        def poll() -> None:
-            while not stop.wait(0.2):
-                try:
-                    p = con.query_progress()
-                except Exception:  # noqa: BLE001 - progress is best effort
-                    return
-                if p >= 0:
-                    self.set(start + span * p / 100.0)
+        def work() -> None:
+            try:
+                con.execute(sql)
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                failure.append(exc)
 
-        t = threading.Thread(target=poll, daemon=True)
+        t = threading.Thread(target=work, daemon=True, name="cc5-pass")
         t.start()
         try:
-            yield
-        finally:
-            stop.set()
+            while t.is_alive():
+                t.join(interval)
+                self.emit()
+        except BaseException:  # Ctrl-C, or the callback raised: stop the statement too
+            con.interrupt()
             t.join()
+            raise
+        if failure:
+            raise failure[0]
+
+    def finish(self, rows: int | None = None) -> None:
+        """The last event: everything read."""
+        if rows is not None:
+            self._rows = rows
+        self._done = max(self._done, self.total)
+        if self.active:
+            self.emit()
 
     def close(self) -> None:
         if self._bar is not None:

@@ -5,12 +5,20 @@ from __future__ import annotations
 import os
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from toolkit.cc5.engine import Scan
 from toolkit.cc5.findings import Finding, findings_to_arrow, make_finding, quote_value
 from toolkit.cc5.header import check_path, scan_head
 from toolkit.cc5.report import ValidationReport
-from toolkit.cc5.source import Progress, connect, registered
+from toolkit.cc5.source import (
+    DEFAULT_MEMORY_LIMIT,
+    Progress,
+    ProgressArg,
+    connect,
+    registered,
+)
 from toolkit.cc5.values import INVALID_WHAT, lit
 from toolkit.errors import Cc5Error
 
@@ -33,32 +41,30 @@ def run_validation(
     *,
     expected_workspace: str | None = None,
     max_bytes: int | None = None,
-    progress: bool | None = None,
+    progress: ProgressArg = None,
     owns_connection: bool = False,
-    allow_quick: bool = True,
     keep_raw: bool = False,
 ) -> ValidationReport:
     """Validate ``path`` on ``con``; the report's tables live on ``con``.
 
-    ``allow_quick``: try the quick path first (:mod:`toolkit.cc5.quick`);
-    ``plan_import`` turns it off because it needs the per-line table, and
-    sets ``keep_raw`` to keep every line's text in it.
+    ``keep_raw``: keep every line's text in the per-line table (``plan_import``
+    reads the rows to apply from it).
     """
     p = check_path(path)
     label = str(path)
-    bar = Progress(progress, f"validate {p.name}")
-    try:
-        return _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, allow_quick, keep_raw)
-    finally:
-        bar.close()
-
-
-def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, allow_quick,
-         keep_raw=False) -> ValidationReport:
     try:
         size = p.stat().st_size
     except OSError as exc:
         raise Cc5Error(f"cannot read: {exc.strerror or exc}", file=label) from None
+    bar = Progress(progress, f"validate {p.name}", size)
+    try:
+        return _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, keep_raw)
+    finally:
+        bar.close()
+
+
+def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, keep_raw) -> ValidationReport:
+    size = bar.total
 
     if max_bytes is not None and size > max_bytes:
         # checked before any parsing: no header, no rows
@@ -67,22 +73,19 @@ def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, all
         big = make_finding("FILE_TOO_LARGE", None, f"the file has {size} bytes, more than the {max_bytes} allowed",
                            value=str(size), file=label)
         head = HeadScan(Header(findings=(big,)), [big], [], True, False, size)
-        scan = Scan(p, con, head=head, progress=bar)
-        scan.label = label
+        scan = Scan(p, con, head=head, label=label, progress=bar)
         table = _findings_table(scan)
         _insert(con, table, [big])
         return ValidationReport(scan=scan, findings_table=table, data_rows=0, delete_rows=0, rejected_rows=0,
                                 owns_connection=owns_connection)
 
     head = scan_head(p, file_label=label)
-    scan = Scan(p, con, head=head, progress=bar)
-    scan.label = label
-    scan.keep_raw = keep_raw
+    scan = Scan(p, con, head=head, label=label, keep_raw=keep_raw, progress=bar)
     table = _findings_table(scan)
     findings = list(head.findings)
     header = head.header
 
-    if head.empty:
+    if head.stop:  # empty, not text, or a header beyond the limits: the body is not read
         _insert(con, table, findings)
         return ValidationReport(scan=scan, findings_table=table, data_rows=0, delete_rows=0, rejected_rows=0,
                                 owns_connection=owns_connection)
@@ -93,20 +96,15 @@ def _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, all
             f"row 01 names workspace {quote_value(header.workspace_id)}, the upload is for "
             f"{quote_value(expected_workspace)}", value=header.workspace_id, file=label))
 
-    if allow_quick:
-        from toolkit.cc5.quick import try_quick
-
-        quick = try_quick(scan)
-        if quick is not None:
-            _insert(con, table, findings)
-            bar.set(100.0)
-            return ValidationReport(scan=scan, findings_table=table, data_rows=quick.data_rows, delete_rows=0,
-                                    rejected_rows=0, owns_connection=owns_connection,
-                                    accepted_rows=quick.data_rows)
-
-    rows = scan.build_rows(0.0, 90.0)
+    rows = scan.build_rows()
     footer = scan.footer_line
     body = scan.body_sql()
+    # reserved rows belong between 03 and the first data row; later ones are rejected
+    con.execute(f"""
+UPDATE {rows} SET errs = [{{'code': 'MISPLACED_ROW', 'field': NULL::VARCHAR, 'value': rt}}]
+WHERE rt IN ('04', '05', '06', '07', '08', '09') AND {body}
+  AND line > (SELECT min(line) FROM {rows} WHERE rt IN ('10', '90'))
+""")
     data_rows, delete_rows, rejected, last_line = con.execute(
         f"SELECT count(*) FILTER (WHERE rt = '10' AND {body}), count(*) FILTER (WHERE rt = '90' AND {body}), "
         f"count(*) FILTER (WHERE errs IS NOT NULL AND {body}), max(line) FROM {rows}"
@@ -157,6 +155,8 @@ SELECT e.code, 'error', 'row', line, e.field, e.value,
               WHEN '10' THEN 'a 10 row needs {n_fields} value{'s' if n_fields != 1 else ''} (one per field), found ' || e.value
               ELSE 'a 90 row needs {n_keys} key value{'s' if n_keys != 1 else ''}, found ' || e.value END
          WHEN 'EMPTY_KEY' THEN 'field ' || e.field || ': the key value is empty'
+         WHEN 'MISPLACED_ROW' THEN 'reserved row ' || e.value || ' after the first data row (rows 04-09 belong '
+              || 'between 03 and the first 10/90 row)'
          WHEN 'UNKNOWN_ROW_TYPE' THEN CASE WHEN e.value = '' THEN 'empty line (not a 10, 90 or 99 row)'
               ELSE 'unknown row type ' || {_quote_sql('e.value')} END
          ELSE 'field ' || e.field || ': ' || {_quote_sql('e.value')} || ' ' || (CASE e.code {what} END)
@@ -180,33 +180,39 @@ FROM {rows} WHERE rt IN ('00', '01', '02', '03') AND {body}
     con.execute(f"""
 INSERT INTO {table}
 SELECT 'RESERVED_ROW', 'warning', 'warning', line, NULL, rt, 'reserved row ' || rt || ': ignored'
-FROM {rows} WHERE rt IN ('04', '05', '06', '07', '08', '09') AND {body}
+FROM {rows} WHERE rt IN ('04', '05', '06', '07', '08', '09') AND errs IS NULL AND {body}
 """)
-    # duplicate keys among accepted rows (hash first, exact keys only for the candidates)
+    # duplicate keys among accepted rows: the key hashes (8 bytes a row, computed in the pass)
+    # are sorted; exact keys are compared only for the hashes that repeat
     keys = [(k, fi) for k, fi in scan.keys]
     if keys and all(fi is not None for _k, fi in keys):
         kcols = [f"k{j}" for j in range(len(keys))]
         klist = ", ".join(kcols)
         kvalue = " || '|' || ".join(f"CAST({c} AS VARCHAR)" for c in kcols)
         kfields = ",".join(k for k, _ in keys)
-        con.execute(f"""
+        accepted = f"errs IS NULL AND rt IN ('10', '90') AND {body}"
+        repeated = _repeated_hashes(con.execute(f"SELECT kh FROM {rows} WHERE {accepted}").fetchnumpy()["kh"])
+        if len(repeated):
+            with registered(con, pa.table({"kh": repeated})) as dup:
+                con.execute(f"""
 INSERT INTO {table}
-WITH acc AS (
-    SELECT line, {klist}, hash({klist}) AS kh FROM {rows}
-    WHERE errs IS NULL AND rt IN ('10', '90') AND {body}
-), dup AS (
-    SELECT kh FROM acc GROUP BY kh HAVING count(*) > 1
-), cand AS (
+WITH cand AS (
     SELECT line, {klist}, min(line) OVER (PARTITION BY {klist}) AS first_line
-    FROM acc WHERE kh IN (SELECT kh FROM dup)
+    FROM {rows} WHERE {accepted} AND kh IN (SELECT kh FROM {dup})
 )
 SELECT 'DUPLICATE_KEY', 'warning', 'warning', line, {lit(kfields)}, left({kvalue}, 200),
        'key ' || {_quote_sql(kvalue)} || ' is also on line ' || first_line || ' (rows apply in file order: the last one wins)'
 FROM cand WHERE line > first_line
 """)
-    bar.set(100.0)
+    bar.finish(int(last_line))
     return ValidationReport(scan=scan, findings_table=table, data_rows=int(data_rows), delete_rows=int(delete_rows),
                             rejected_rows=int(rejected), owns_connection=owns_connection)
+
+
+def _repeated_hashes(hashes: np.ndarray) -> np.ndarray:
+    """The values that occur more than once (a sort: cheaper than a hash table of millions of keys)."""
+    hashes = np.sort(np.asarray(hashes))
+    return np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
 
 
 def _findings_table(scan: Scan) -> str:
@@ -223,21 +229,27 @@ def validate(
     *,
     expected_workspace: str | None = None,
     max_bytes: int | None = None,
-    progress: bool | None = None,
+    progress: ProgressArg = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
 ) -> ValidationReport:
     """Validate a cc5 file: every finding with its code, severity, line, field and value.
 
     ``expected_workspace``: a 01 row naming another workspace is a
     ``WORKSPACE_MISMATCH``. ``max_bytes``: a larger file is ``FILE_TOO_LARGE``
-    (checked before any parsing). ``progress``: a tqdm bar on stderr (None:
-    when stderr is a terminal; shown after one second). ``con``: run on this
-    DuckDB connection (the report's temp tables live there) instead of a
-    private one. A missing file or a directory raises :class:`Cc5Error`.
+    (checked before any parsing). ``progress``: ``None`` a tqdm bar (a widget
+    in Jupyter; on a terminal or in a notebook only) when the work takes more than a second, ``True`` always,
+    ``False`` never, or a :data:`~toolkit.progress.ProgressCallback` receiving
+    ``ProgressEvent(stage="validate", done=bytes, total=size, rows=lines seen)``.
+    ``con``: run on this DuckDB connection (the report's temp tables live
+    there) instead of a private one with ``memory_limit``. A missing file or a
+    directory raises :class:`Cc5Error`.
+
+        >>> report = validate("customers.cc5txt", progress=lambda e: print(e.fraction))  # doctest: +SKIP
     """
     check_path(path)
     own = con is None
-    connection = connect() if own else con
+    connection = con if con is not None else connect(memory_limit=memory_limit)
     try:
         return run_validation(path, connection, expected_workspace=expected_workspace, max_bytes=max_bytes,
                               progress=progress, owns_connection=own)

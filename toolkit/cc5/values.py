@@ -1,8 +1,14 @@
-"""SQL for cc5 values: validity checks, typed casts and escapes (DuckDB dialect).
+"""The value rules of cc5, stated once: validity, shape, typed cast and escapes (DuckDB SQL).
 
 Every expression takes the raw value ``v`` as it stands between two ``|``
-(escapes not decoded). The same expressions serve validation, preview and
-import, so what a user previews is what the import does.
+(escapes not decoded). The same expressions serve validation, preview,
+``open_cc5`` and the import plan, so what a user previews is what the import does.
+
+Per type, :func:`valid_sql` is the one definition of a valid non-empty value
+and :func:`typed_sql` its typed value.
+
+>>> valid_sql("bool", "v")
+"(lower(v) IN ('true', 'false', '1', '0'))"
 """
 
 from __future__ import annotations
@@ -54,9 +60,13 @@ def lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+#: what ``#Enter#`` stands for: the portal's line break, CR LF
+ENTER_SQL = "chr(13) || chr(10)"
+
+
 def decode_sql(v: str) -> str:
-    """``#/#`` -> ``|``, ``#Enter#`` -> ``\\n`` (most values have no ``#``: skip both scans)."""
-    return f"(CASE WHEN contains({v}, '#') THEN replace(replace({v}, '#/#', '|'), '#Enter#', chr(10)) ELSE {v} END)"
+    """``#/#`` -> ``|``, ``#Enter#`` -> ``\\r\\n`` (most values have no ``#``: skip both scans)."""
+    return f"(CASE WHEN contains({v}, '#') THEN replace(replace({v}, '#/#', '|'), '#Enter#', {ENTER_SQL}) ELSE {v} END)"
 
 
 def encode_sql(v: str) -> str:
@@ -118,7 +128,7 @@ def typed_sql(ftype: str, v: str, *, checked: bool = False) -> str:
         cast = _date_sql(v)
     elif ftype == "array":
         cast = (f"CASE WHEN contains({v}, '#') THEN list_transform(string_split({v}, ','), lambda x: "
-                f"replace(replace(x, '#/#', '|'), '#Enter#', chr(10))) ELSE string_split({v}, ',') END")
+                f"replace(replace(x, '#/#', '|'), '#Enter#', {ENTER_SQL})) ELSE string_split({v}, ',') END")
     elif ftype in ("object", "list"):
         cast = f"TRY_CAST({decode_sql(v)} AS JSON)"
     else:  # string and unknown types

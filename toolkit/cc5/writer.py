@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,6 +24,7 @@ import pyarrow as pa
 from toolkit.cc5.header import DUCKDB_TYPES, FIELD_TYPES, Field, Header
 from toolkit.cc5.source import connect
 from toolkit.cc5.values import encode_sql, ident, lit
+from toolkit.errors import WriteError
 
 __all__ = ["write_cc5", "WriteResult", "infer_cc5_type"]
 
@@ -66,12 +68,31 @@ def infer_cc5_type(duckdb_type: str) -> str:
 def _check_text(name: str, value: str | None, *, required: bool = True) -> str:
     if value is None or value == "":
         if required:
-            raise ValueError(f"{name} must not be empty")
+            raise WriteError(f"{name} must not be empty")
         return ""
     value = str(value)
     if any(c in value for c in "|\r\n"):
-        raise ValueError(f"{name} {value!r} must not contain '|' or a line break")
+        raise WriteError(f"{name} {value!r} must not contain '|' or a line break")
     return value
+
+
+#: how a SQL error names its place: parsed back by _write_error
+_LOCATED = "cc5-write column "
+_LOCATED_RE = re.compile(r"cc5-write column (.*?), row (\d+): (.*)")
+
+
+def _located(code: str, message: str) -> str:
+    """SQL text of an error message naming the column and the row (``_cc5_row``)."""
+    return f"{lit(_LOCATED + code + ', row ')} || _cc5_row || {lit(': ' + message)}"
+
+
+def _write_error(text: str) -> WriteError:
+    """The WriteError of a DuckDB error raised by the writer's SQL (column and row parsed back)."""
+    for line in text.splitlines():
+        m = _LOCATED_RE.search(line)
+        if m:
+            return WriteError(m.group(3), column=m.group(1), row=int(m.group(2)))
+    return WriteError(text.splitlines()[0] if text else "cannot write the data")
 
 
 def _value_sql(col: str, cc5_type: str, src_type: str, code: str) -> str:
@@ -87,7 +108,7 @@ def _value_sql(col: str, cc5_type: str, src_type: str, code: str) -> str:
     if cc5_type == "number":
         if t in ("FLOAT", "DOUBLE", "REAL"):
             return (f"CASE WHEN isnan({c}) THEN NULL WHEN isinf({c}) THEN "
-                    f"error({lit(f'field {code}: infinite numbers cannot be written to a cc5 file')}) "
+                    f"error({_located(code, 'infinite numbers cannot be written to a cc5 file')}) "
                     f"ELSE CAST(CAST({c} AS DOUBLE) AS VARCHAR) END")
         return f"CAST({c} AS VARCHAR)"
     if cc5_type == "bool":
@@ -99,7 +120,7 @@ def _value_sql(col: str, cc5_type: str, src_type: str, code: str) -> str:
     if cc5_type == "array":
         if t.endswith("]"):
             elem = encode_sql("CAST(x AS VARCHAR)")
-            bad = lit(f"field {code}: an array element is empty, null or contains a comma (arrays are comma-separated)")
+            bad = _located(code, "an array element is empty, null or contains a comma (arrays are comma-separated)")
             return (f"CASE WHEN {c} IS NULL OR len({c}) = 0 THEN NULL "
                     f"WHEN list_bool_or(list_transform({c}, lambda x: x IS NULL OR CAST(x AS VARCHAR) = '' "
                     f"OR contains(CAST(x AS VARCHAR), ','))) THEN error({bad}) "
@@ -130,7 +151,8 @@ def _prepare_frame(df: pd.DataFrame, types: Mapping[str, str]) -> tuple[pd.DataF
                 if kind == "list":
                     out[col] = s.map(lambda v: None if _is_null(v) else json.dumps(_plain(v), ensure_ascii=False, default=str))
                 else:
-                    out[col] = s.map(lambda v, c=col: None if _is_null(v) else _join_array(v, c))
+                    out[col] = pd.Series([None if _is_null(v) else _join_array(v, col, row)
+                                          for row, v in enumerate(s, start=1)], index=s.index, dtype=object)
                 inferred[col] = kind
                 continue
         out[col] = s
@@ -151,14 +173,14 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _join_array(v: Any, col: str) -> str | None:
+def _join_array(v: Any, col: str, row: int) -> str | None:
     items = [str(e) for e in _plain(v)]
     if not items:
         return None
     for e in items:
         if e == "" or "," in e:
-            raise ValueError(f"field {col}: array element {e!r} is empty or contains a comma "
-                             "(arrays are comma-separated)")
+            raise WriteError(f"array element {e!r} is empty or contains a comma (arrays are comma-separated)",
+                             column=col, row=row)
     return ",".join(items)
 
 
@@ -189,18 +211,18 @@ def write_cc5(
     written empty. ``customer``, ``datasource`` and ``action`` default to
     ``DEFAULT``, ``toolkit`` and ``UPSERT``. ``reference_id`` defaults to a new random id;
     ``create_time`` to now (UTC). The file is written to a temporary name and
-    renamed, so ``path`` is never left half-written. Raises ``ValueError`` for
+    renamed, so ``path`` is never left half-written. Raises :class:`~toolkit.errors.WriteError` (a ``ValueError``) for
     bad arguments (missing key, empty key value, unknown type...).
     """
     types = dict(types or {})
     for col, t in types.items():
         if t not in DUCKDB_TYPES:
-            raise ValueError(f"unknown type {t!r} for {col} (expected one of {', '.join(FIELD_TYPES)})")
+            raise WriteError(f"unknown type {t!r} for {col} (expected one of {', '.join(FIELD_TYPES)})")
     key_list = [k.strip() for k in keys.split(",")] if isinstance(keys, str) else [str(k) for k in keys]
     if not key_list or any(not k for k in key_list):
-        raise ValueError("keys must name at least one column")
+        raise WriteError("keys must name at least one column")
     if len(set(key_list)) != len(key_list):
-        raise ValueError("keys must not repeat a column")
+        raise WriteError("keys must not repeat a column")
     header_values = {
         "customer": _check_text("customer", customer),
         "entity_type": _check_text("entity_type", entity_type),
@@ -220,21 +242,21 @@ def write_cc5(
         src_types = [str(t) for t in rel.types]
         missing = [k for k in key_list if k not in columns]
         if missing:
-            raise ValueError(f"key column(s) not in the data: {', '.join(missing)} (columns: {', '.join(columns)})")
+            raise WriteError(f"key column(s) not in the data: {', '.join(missing)} (columns: {', '.join(columns)})")
         unknown = [c for c in types if c not in columns]
         if unknown:
-            raise ValueError(f"types given for unknown column(s): {', '.join(unknown)}")
+            raise WriteError(f"types given for unknown column(s): {', '.join(unknown)}")
         order = key_list + [c for c in columns if c not in key_list]
         src_type = dict(zip(columns, src_types))
         fields: list[Field] = []
         for col in order:
             name = str(col)
             if not name or any(ch in name for ch in "|:\r\n"):
-                raise ValueError(f"column name {name!r} cannot be a field code (empty, or holds | : or a line break)")
+                raise WriteError(f"column name {name!r} cannot be a field code (empty, or holds | : or a line break)")
             t = types.get(col) or inferred.get(col) or infer_cc5_type(src_type[col])
             fields.append(Field(name, t, DUCKDB_TYPES[t]))
         if len({f.code.lower() for f in fields}) != len(fields):
-            raise ValueError("column names must be unique without case (cc5 field codes are compared without case)")
+            raise WriteError("column names must be unique without case (cc5 field codes are compared without case)")
 
         parts = ["'10|'"]
         for f in fields:
@@ -242,10 +264,10 @@ def write_cc5(
             parts.append("'|'")
         line_sql = "concat(" + ", ".join(parts) + ", chr(10))"
         key_checks = " OR ".join(f"{ident(k)} IS NULL" for k in key_list)
-        empty_key = lit("a key column is null or empty: every row needs its key values")
+        empty_key = _located(", ".join(key_list), "a key value is null or empty: every row needs its key values")
         key_strs = " OR ".join(f"CAST({ident(k)} AS VARCHAR) = ''" for k in key_list)
         select = (f"SELECT CASE WHEN {key_checks} OR {key_strs} THEN error({empty_key}) "
-                  f"ELSE {line_sql} END AS line FROM cc5_src")
+                  f"ELSE {line_sql} END AS line FROM (SELECT *, row_number() OVER () AS _cc5_row FROM cc5_src)")
         body = rel.query("cc5_src", select)
 
         header = Header(
@@ -273,18 +295,13 @@ def write_cc5(
                 for batch in reader:
                     col = batch.column(0)
                     if col.null_count:
-                        raise ValueError("internal: a formatted line is null")
+                        raise WriteError("internal: a formatted line is null")
                     rows += len(col)
                     _write_string_array(fh, col)
                 fh.write(f"99|{rows}|\n".encode("ascii"))
             os.replace(tmp, out)
         except duckdb.Error as exc:
-            msg = str(exc)
-            for line in msg.splitlines():
-                if "field " in line or "key column" in line:
-                    msg = line.split("Error: ", 1)[-1]
-                    break
-            raise ValueError(msg) from None
+            raise _write_error(str(exc)) from None
         finally:
             if tmp.exists():
                 tmp.unlink()
@@ -324,7 +341,7 @@ def _relation(con: duckdb.DuckDBPyConnection, data: Any, types: Mapping[str, str
     if isinstance(data, (str, os.PathLike)):
         p = Path(data)
         if not p.exists():
-            raise ValueError(f"no such input file: {data}")
+            raise WriteError(f"no such input file: {data}")
         suffix = p.suffix.lower()
         if suffix in (".parquet", ".pq"):
             return con.sql(f"SELECT * FROM read_parquet({lit(str(p))})"), {}
@@ -335,5 +352,5 @@ def _relation(con: duckdb.DuckDBPyConnection, data: Any, types: Mapping[str, str
             if overrides:
                 opt = ", types={" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in overrides) + "}"
             return con.sql(f"SELECT * FROM read_csv({lit(str(p))}, header=true{opt})"), {}
-        raise ValueError(f"cannot read {data}: expected a .csv or .parquet file")
+        raise WriteError(f"cannot read {data}: expected a .csv or .parquet file")
     raise TypeError(f"data must be a pandas DataFrame, a DuckDB relation or a CSV/Parquet path, not {type(data).__name__}")

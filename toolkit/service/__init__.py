@@ -7,8 +7,8 @@ DuckDB store and S3 (moto embedded by default).
 
 ``toolkit serve`` runs the same service in the foreground.
 
-Names are imported lazily: the planner process imports
-``toolkit.service.planner`` and must not pay for FastAPI, boto3 and moto.
+Names are imported lazily: importing a submodule (the store, the config)
+does not pay for FastAPI, boto3 and moto.
 """
 
 from __future__ import annotations

@@ -12,8 +12,7 @@ Environment variables (all optional): ``TOOLKIT_STORE``, ``TOOLKIT_HOST``,
 ``TOOLKIT_S3_REGION``, ``TOOLKIT_S3_BUCKET``, ``TOOLKIT_S3_ACCESS_KEY_ID``,
 ``TOOLKIT_S3_SECRET_ACCESS_KEY``, ``TOOLKIT_MAX_FILE_BYTES``,
 ``TOOLKIT_URL_EXPIRY_SECONDS``, ``TOOLKIT_UPLOAD_GRACE_SECONDS``,
-``TOOLKIT_WORKERS``, ``TOOLKIT_PLAN_PROCESS_MIN_BYTES``,
-``TOOLKIT_PLANNER_MEMORY_LIMIT``, ``TOOLKIT_S3_POST_SIGNATURE``,
+``TOOLKIT_WORKERS``, ``TOOLKIT_S3_POST_SIGNATURE``,
 ``TOOLKIT_BODY_READ_TIMEOUT_SECONDS``, ``TOOLKIT_MAX_ATTEMPTS``, ``TOOLKIT_API_KEYS`` (JSON) and ``TOOLKIT_SERVICE_CONFIG``
 (path of a TOML or JSON config file using the same names in lower case
 without the prefix, plus an ``[api_keys]`` table).
@@ -44,7 +43,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_FILE_BYTES = 300_000_000
-DEFAULT_PLAN_PROCESS_MIN_BYTES = 8_000_000
 # Workspace ids end up in S3 keys and table names: keep them to a safe alphabet.
 WORKSPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
 WORKSPACE_RE = re.compile(WORKSPACE_PATTERN)
@@ -109,13 +107,6 @@ class ServiceConfig:
     workers: int = 2
     watch_interval_seconds: float = 0.5
     max_findings_per_file: int = 10_000
-    # Files at least this big are planned in a planner process, so the
-    # import's Python work never stalls status look-ups (0: every file).
-    plan_process_min_bytes: int = DEFAULT_PLAN_PROCESS_MIN_BYTES
-    # DuckDB's memory limit in the planner process (it spills to disk beyond):
-    # a 3M-row file plans in the same time as without a limit, in 690 MB
-    # instead of 1.1 GB.
-    planner_memory_limit: str = "512MB"
     # Pre-signed POST form of the imports API: "s3" gives the documented fields
     # (AWSAccessKeyId, key, policy, signature); "s3v4" gives SigV4's.
     s3_post_signature: str = "s3"
@@ -137,9 +128,6 @@ class ServiceConfig:
             ("workers", 1 <= self.workers <= 16, "must be between 1 and 16"),
             ("watch_interval_seconds", self.watch_interval_seconds > 0, "must be positive"),
             ("max_findings_per_file", self.max_findings_per_file >= 0, "must not be negative"),
-            ("plan_process_min_bytes", self.plan_process_min_bytes >= 0, "must not be negative"),
-            ("planner_memory_limit", bool(re.fullmatch(r"[0-9]+(\.[0-9]+)? ?([KMGT]i?B)", self.planner_memory_limit,
-                                                       re.IGNORECASE)), "must be a size such as 512MB or 2GB"),
             ("s3_post_signature", self.s3_post_signature in ("s3", "s3v4"), "must be s3 or s3v4"),
             ("body_read_timeout_seconds", self.body_read_timeout_seconds > 0, "must be positive"),
             ("max_attempts", 1 <= self.max_attempts <= 100, "must be between 1 and 100"),
@@ -197,7 +185,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(ServiceConfig)}
 _CASTS: dict[str, type] = {"port": int, "max_file_bytes": int, "url_expiry_seconds": int,
                            "upload_grace_seconds": float, "workers": int,
                            "watch_interval_seconds": float, "max_findings_per_file": int,
-                           "plan_process_min_bytes": int, "body_read_timeout_seconds": float,
+                           "body_read_timeout_seconds": float,
                            "max_attempts": int}
 
 

@@ -89,6 +89,10 @@ def _db_value(name: str, value: Any) -> Any:
     return json.dumps(value) if name in _JSON_COLUMNS else value
 
 
+#: DuckDB's memory limit for the store database (the import plans run on it).
+STORE_MEMORY_LIMIT = "512MB"
+
+
 class DuckDBStore:
     """The Store on one DuckDB database file (``":memory:"`` for throwaway use)."""
 
@@ -99,7 +103,9 @@ class DuckDBStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            connect = lambda: duckdb.connect(self.path)  # noqa: E731
+            # imports are planned on this database (in the worker threads): its memory is
+            # bounded like the engine's own connections, beyond it DuckDB spills to disk
+            connect = lambda: duckdb.connect(self.path, config={"memory_limit": STORE_MEMORY_LIMIT})  # noqa: E731
             self._db = run_lowered(connect) if background_priority else connect()
         except duckdb.Error as exc:
             from toolkit.errors import ConfigError

@@ -1,10 +1,10 @@
 """Processing one file: check the object, download it, plan the import with the
 cc5 engine, apply it (or fail the file with a code), keep the rejected rows.
 
-Files of at least ``plan_process_min_bytes`` are planned in a planner process
-(see :mod:`toolkit.service.planner`) so the import's Python work does not
-stall status look-ups; smaller ones, where starting the work elsewhere costs
-more than the work, are planned in this process.
+The plan is made in the worker thread on the store's engine connection: the
+engine's per-line work runs inside DuckDB, so status look-ups are not
+stalled (the separate planner process this replaced is measured against in
+docs/benchmarks.md).
 
     >>> processor = Processor(store, storage, config)      # doctest: +SKIP
     >>> processor.run(record_in_processing).status          # doctest: +SKIP
@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.service.config import ServiceConfig
-from toolkit.service.planner import REJECTED_CSV, PlanJob, Planner, PlannerFailed
 from toolkit.service.records import PROCESSING, FileRecord
 from toolkit.service.storage import ObjectStorage, ObjectTooLarge, StorageError
 from toolkit.service.store import SchemaMismatch, StateChanged, Store
@@ -29,6 +28,9 @@ from toolkit.service.store import SchemaMismatch, StateChanged, Store
 __all__ = ["Processor", "Interrupted"]
 
 log = logging.getLogger("toolkit.service")
+
+#: the name of the rejected rows' CSV in an import's work directory
+REJECTED_CSV = "rejected.csv"
 
 
 class Interrupted(Exception):
@@ -75,14 +77,11 @@ class Processor:
         self.config = config
         self.clock = clock
         self._active: set[Any] = set()
-        self._idle_planners: list[Planner] = []
-        self._busy_planners: set[Planner] = set()
         self._guard = threading.Lock()
         self.stopping = False
 
     def interrupt_all(self) -> None:
-        """Stop running imports (their transactions roll back) and end the
-        planner processes."""
+        """Stop running imports (their transactions roll back)."""
         self.stopping = True
         with self._guard:
             for con in list(self._active):
@@ -90,52 +89,18 @@ class Processor:
                     con.interrupt()
                 except Exception:  # noqa: BLE001 - best effort while stopping
                     pass
-            for planner in self._busy_planners:
-                planner.kill()
-            idle, self._idle_planners = self._idle_planners, []
-        for planner in idle:
-            planner.close()
 
-    def _warm_planner(self) -> None:
-        with self._guard:
-            if self.stopping:
-                return
-            if not self._idle_planners:
-                self._idle_planners.append(Planner())
-            self._idle_planners[-1].start()  # under the guard: no thread is using an idle planner
+    def _plan(self, record: FileRecord, source: Path, con: Any) -> Any:
+        """Plan the import on the store's engine connection, in this worker thread.
 
-    def _plan(self, record: FileRecord, source: Path, tmp: Path, con: Any) -> Any:
-        """Plan in a planner process (big files) or in this one."""
-        if source.stat().st_size < self.config.plan_process_min_bytes:
-            from toolkit.cc5 import plan_import  # the engine is heavy: import it when needed
+        The engine's per-line work runs in DuckDB's threads (the GIL stays free
+        for status look-ups: benchmarks/bench_service.py); ``interrupt_all``
+        interrupts it through ``con``.
+        """
+        from toolkit.cc5 import plan_import  # the engine is heavy: import it when needed
 
-            return plan_import(source, con, expected_workspace=record.workspace_id,
-                               max_bytes=self.config.max_file_bytes, progress=False)
-        with self._guard:
-            if self.stopping:
-                raise Interrupted("the service is stopping")
-            planner = self._idle_planners.pop() if self._idle_planners else Planner()
-            self._busy_planners.add(planner)
-        try:
-            job = PlanJob(source, tmp, record.workspace_id, self.config.max_file_bytes,
-                          self.config.max_findings_per_file, self.config.planner_memory_limit)
-            planned = planner.plan(job, con)
-            log.info("file %s: planner process took %s s", record.file_id, planned.seconds)
-            return planned
-        except PlannerFailed as exc:
-            if self.stopping:
-                raise Interrupted(str(exc)) from exc
-            log.error("file %s: planning failed: %s", record.file_id, exc)
-            raise _Failure("INTERNAL_ERROR", "internal error while planning the import") from None
-        finally:
-            with self._guard:
-                self._busy_planners.discard(planner)
-                # idle planners cost memory: keep one per import thread at most
-                keep = not self.stopping and len(self._idle_planners) < max(1, self.config.workers)
-                if keep:
-                    self._idle_planners.append(planner)
-            if not keep:
-                planner.close()
+        return plan_import(source, con, expected_workspace=record.workspace_id,
+                           max_bytes=self.config.max_file_bytes, progress=False)
 
     def run(self, record: FileRecord) -> FileRecord:
         """Process a file that is PROCESSING; returns its final record.
@@ -201,8 +166,6 @@ class Processor:
         if record.expires_at is not None and info.last_modified > record.expires_at + self.config.upload_grace_seconds:
             late = info.last_modified - record.expires_at
             raise _Failure("URL_EXPIRED", f"the file arrived {late:.0f} s after its upload URL expired")
-        if info.size >= self.config.plan_process_min_bytes:
-            self._warm_planner()  # it starts while the file downloads
         dest = tmp / "upload.cc5txt"
         try:
             self.storage.download(record.object_key, dest, max_bytes=limit)
@@ -214,7 +177,7 @@ class Processor:
 
     def _import(self, record: FileRecord, source: Path, tmp: Path, con: Any) -> FileRecord:
         started = time.perf_counter()
-        plan = self._plan(record, source, tmp, con)
+        plan = self._plan(record, source, con)
         log.info("file %s: planned in %.2f s", record.file_id, time.perf_counter() - started)
         try:
             report = plan.report
