@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 from conftest import import_data_body, make_cc5
@@ -20,7 +21,7 @@ from toolkit.cli import app
 from toolkit.client import ImportClient, RetryPolicy
 from toolkit.client import import_data as client_import_data
 from toolkit.client.import_data import build_import_data, check_import_data, import_data_from_cc5
-from toolkit.errors import ConfigError, ImportFailed, ValidationFailed
+from toolkit.errors import ApiError, ConfigError, ImportFailed, TransportError, ValidationFailed
 from toolkit.service.import_data import FieldMapping, ImportDataRequest, ImportHeader, ImportMetadata
 
 # The documented shape, names and case exactly as the portal's api-import-data.md writes them.
@@ -158,6 +159,23 @@ def test_the_imports_api_has_no_import_data(tmp_path: Path) -> None:
             client.import_data(tmp_path / "never-read.cc5txt")
 
 
+def test_import_data_is_sent_once_even_when_its_answer_is_lost() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    with ImportClient("http://api.test", "key", api="portal", http=http,
+                      retry=RetryPolicy(backoff_base=0.01, backoff_max=0.01)) as client:
+        with pytest.raises(TransportError, match="may have been imported: look for the file with `toolkit list`"):
+            client.import_data([{"code": "K1"}], "ws-eu", entity_type="account", keys=["code"], bucket_id="bk")
+    assert len(sent) == 1
+    assert sent[0].url.path == "/appfile/file/import/data" and sent[0].headers["x-api-key"] == "key"
+    assert json.loads(sent[0].content)["ImportData"]["data"] == [{"code": "K1"}]
+
+
 # -- against the service -----------------------------------------------------------------------------
 
 
@@ -202,6 +220,21 @@ def test_a_failed_import_data_is_a_result_not_an_exception(live_service: Any, tm
             client.import_data(body_file, raise_on_failure=True)
         assert raised.value.result.status == "FAILED"
     assert live_service.read_table(ws, "customer") is None
+
+
+def test_a_body_over_the_size_limit_is_refused_before_or_by_the_service(tmp_path: Path) -> None:
+    import toolkit
+
+    ws = workspace()
+    rows = [{"customer_code": f"C{i:05d}", "name": "x" * 40} for i in range(100)]
+    with toolkit.local_service(max_file_bytes=2_000) as svc, client_for(svc) as client:
+        with pytest.raises(ConfigError, match="the service's limit is 2000 bytes: send the rows in smaller batches"):
+            client.import_data(rows, ws, entity_type="customer", keys=["customer_code"], bucket_id="bk",
+                               max_bytes=2_000)
+        with pytest.raises(ApiError) as raised:  # not told the limit: the service's 413
+            client.import_data(rows, ws, entity_type="customer", keys=["customer_code"], bucket_id="bk")
+        assert raised.value.status_code == 413 and raised.value.error_code == "PAYLOAD_TOO_LARGE"
+        assert client.count(workspaces=ws) == 0
 
 
 # -- the CLI -----------------------------------------------------------------------------------------
