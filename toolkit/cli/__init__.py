@@ -74,8 +74,9 @@ app = typer.Typer(
 
 # Each feature registers its commands from its own module.
 from toolkit.cli import cc5_commands, client_commands, service_commands, demo_commands  # noqa: E402
+from toolkit.cli import import_data_commands  # noqa: E402
 
-for _module in (cc5_commands, service_commands, client_commands, demo_commands):
+for _module in (cc5_commands, service_commands, client_commands, import_data_commands, demo_commands):
     _module.register(app)
 
 

@@ -38,12 +38,13 @@ from toolkit.client.result import (
     CsvRowCounter,
     ImportRecord,
     ImportResult,
+    describe_failure,
     records_to_frame,
     rejected_csv_to_frame,
 )
 from toolkit.client.times import to_unix_seconds
 from toolkit.client.upload import UploadReceipt, UploadTarget, upload_file
-from toolkit.errors import ConfigError, ImportTimeout, ToolkitError, TransportError
+from toolkit.errors import ConfigError, ImportFailed, ImportTimeout, ToolkitError, TransportError
 from toolkit.progress import ProgressCallback, ProgressEvent
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -461,6 +462,42 @@ class ImportClient:
         """
         chosen = ImportOptions.merge(options, workspace=workspace, **keywords)
         return run_import(self, path, chosen, on_progress=on_progress, report=report)
+
+    def import_data(
+        self,
+        source: Any,
+        workspace: str | None = None,
+        *,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+        max_bytes: int | None = None,
+        raise_on_failure: bool = False,
+        **body_options: Any,
+    ) -> ImportResult:
+        """Import rows through the portal's Import Data call (JSON, synchronous; portal API only).
+
+        ``source`` and ``body_options`` (``entity_type``, ``keys``, ``types``,
+        ``dictionaries``, ``delete``...) are those of
+        :func:`toolkit.client.import_data.build_import_data`; ``max_bytes``
+        refuses a body over the service's size limit before sending. A FAILED
+        import is returned (status FAILED, its code), unless
+        ``raise_on_failure`` raises :class:`~toolkit.errors.ImportFailed`.
+
+            >>> client.import_data("customers.cc5txt").successful_count  # doctest: +SKIP
+            10
+        """
+        from toolkit.client.import_data import build_import_data, require_portal, send_import_data
+
+        require_portal(self.api)  # before reading the source: say it at once
+        started = time.perf_counter()
+        body = build_import_data(source, workspace=workspace, **body_options)
+        built = time.perf_counter() - started
+        path = str(source) if isinstance(source, (str, os.PathLike)) else None
+        result = send_import_data(self.backend, body, timeout=timeout, max_bytes=max_bytes, path=path,
+                                  validate_seconds=built)
+        if raise_on_failure and result.status in ("FAILED", "DELETED"):
+            raise ImportFailed(describe_failure(result.record), record=result.record,
+                               failure_code=result.failure_code, result=result)
+        return result
 
     # -- helpers ---------------------------------------------------------------
     @staticmethod
