@@ -159,13 +159,19 @@ def defective_file(workspace: str) -> tuple[str, str, int]:
 def pick(page, label: str, option: str) -> None:
     """Choose ``option`` in the multiselect labelled ``label``."""
     box = page.get_by_test_id("stMultiSelect").filter(has_text=label).first
-    box.click()
-    try:
-        page.get_by_role("option", name=option).first.click(timeout=15_000)
-    except Exception:
-        shot(page, "browser-debug-pick.png")
-        print("OPTIONS", page.get_by_role("option").all_inner_texts(), box.inner_text())
-        raise
+    # A rerun that lands just after the click closes the list again (seen on a
+    # loaded machine): open it again, a few times, before giving up.
+    for attempt in range(4):
+        box.click()
+        try:
+            page.get_by_role("option", name=option).first.click(timeout=10_000)
+            break
+        except Exception:
+            if attempt == 3:
+                shot(page, "browser-debug-pick.png")
+                print("OPTIONS", page.get_by_role("option").all_inner_texts(), box.inner_text())
+                raise
+            page.keyboard.press("Escape")
     page.keyboard.press("Escape")
 
 
