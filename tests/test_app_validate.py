@@ -300,7 +300,8 @@ def test_upload_and_processing_progress_read_bytes_status_elapsed_and_rows():
     assert "1,203 rows so far" in describe_processing("c.cc5txt", "PROCESSING", 30, 1203)
     last = {"upload": ProgressEvent("upload", 5_000, 5_000, elapsed=0.3),
             "process": ProgressEvent("process", 9, None, unit="rows", rows=9, status="FINISHED", elapsed=2.0)}
-    assert describe_result(last) == "Uploaded 5,000 bytes in 0.3 s · the service took 2.0 s for 9 rows"
+    assert describe_result(last) == "Uploaded 5,000 bytes in 0.30 s · the service took 2.00 s for 9 rows"
+    assert describe_result(last, upload_seconds=0.5).startswith("Uploaded 5,000 bytes in 0.50 s · ")
 
 
 @pytest.mark.parametrize("api", ["portal", "imports"])
@@ -343,7 +344,8 @@ def test_the_import_goes_through_the_library_pipeline_with_its_progress_events(a
     assert last["upload"].done == last["upload"].total == size
     assert last["process"].status == "FINISHED" and last["process"].rows == 9
     captions = [c.value for c in app.caption]
-    assert any(c.startswith(f"Uploaded {size:,} bytes in ") and c.endswith("for 9 rows") for c in captions)
+    uploaded = f"Uploaded {size:,} bytes in {state['upload_seconds']:.2f} s · the service took "
+    assert any(c.startswith(uploaded) and c.endswith("for 9 rows") for c in captions), captions
 
 
 def test_the_page_keeps_following_an_import_that_outlasts_its_wait(app_api, monkeypatch):
