@@ -200,6 +200,8 @@ def test_validate_filter_import_then_from_a_failure_to_its_rejected_rows(streaml
     page.get_by_role("button", name="Import", exact=True).click()
     expect(page.get_by_text(f"{name} failed with FOOTER_COUNT_MISMATCH")).to_be_visible(timeout=90_000)
     expect(page.get_by_text(f"Rows with errors of their own: {bad_rows}")).to_be_visible(timeout=30_000)
+    # The pipeline's progress events, summed up: the whole file sent, then the service's time.
+    expect(page.get_by_text(f"Uploaded {len(text.encode()):,} bytes in ")).to_be_visible()
     shot(page, "browser-import-failed.png")
 
     # Dashboard: this workspace's failure heatmap has one cell; click it.

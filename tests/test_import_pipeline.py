@@ -118,6 +118,29 @@ def test_a_report_made_before_is_used_instead_of_validating_again(live_service: 
     assert "validate" not in {e.stage for e in events}
 
 
+@dataclasses.dataclass(frozen=True)
+class _Verdict:
+    """A plain verdict kept after its report closed (as the app keeps one): a CheckedFile."""
+
+    path: str
+    file_errors: tuple[str, ...]
+    header: Any = None
+
+    def to_dict(self, *, max_findings: int | None = 100) -> dict[str, Any]:
+        return {"path": self.path, "findings": []}
+
+
+def test_a_plain_verdict_with_file_errors_stops_the_import_before_any_request(tmp_path: Path) -> None:
+    from toolkit.errors import ValidationFailed
+
+    client, sent = _recording_client("portal")
+    path = make_cc5(tmp_path, rows=2, workspace="ws-eu")  # valid: only the verdict given says otherwise
+    verdict = _Verdict(str(path), ("line 5: FOOTER_COUNT_MISMATCH",))
+    with pytest.raises(ValidationFailed, match=r"Not uploaded: line 5: FOOTER_COUNT_MISMATCH; fix the file"):
+        client.import_file(path, "ws-eu", report=verdict, progress=False)
+    assert sent == []  # the verdict was taken as it is: the file was not read again
+
+
 def test_a_table_the_writer_refuses_stops_before_any_request(tmp_path: Path) -> None:
     from toolkit.errors import WriteError
 

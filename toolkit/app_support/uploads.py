@@ -67,9 +67,18 @@ PREVIEW_ROWS = 100
 PROFILE_EAGER_BYTES = 25_000_000
 
 
+#: Findings kept in the summary's ``to_dict`` (what the import pipeline keeps of a report).
+SUMMARY_FINDINGS = 100
+
+
 @dataclass(frozen=True)
 class ReportSummary:
-    """What the page needs of a ``ValidationReport``, as plain data (it outlives the engine's tables)."""
+    """What the page needs of a ``ValidationReport``, as plain data (it outlives the engine's tables).
+
+    It is also the verdict the import pipeline takes instead of validating
+    the file again (a :class:`~toolkit.client.pipeline.CheckedFile`):
+    ``run_import(client, summary.path, ..., report=summary)``.
+    """
 
     ok: bool
     importable: bool
@@ -78,12 +87,25 @@ class ReportSummary:
     rejected_rows: int
     counts: dict[str, int]
     header: Any = field(repr=False)
+    #: The validated file (the pipeline refuses a verdict on another file). Two summaries
+    #: compare equal when their verdicts are the same, wherever the file was.
+    path: str = field(default="", compare=False)
+    #: The file-level errors as text: any of them blocks the import.
+    file_errors: tuple[str, ...] = ()
+    summary: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, report: Any) -> "ReportSummary":
         return cls(ok=bool(report.ok), importable=bool(report.importable), data_rows=int(report.data_rows),
                    delete_rows=int(report.delete_rows), rejected_rows=int(report.rejected_rows),
-                   counts=dict(report.counts), header=report.header)
+                   counts=dict(report.counts), header=report.header, path=str(report.path),
+                   file_errors=tuple(str(f) for f in report.file_errors),
+                   summary=report.to_dict(max_findings=SUMMARY_FINDINGS))
+
+    def to_dict(self, *, max_findings: int | None = SUMMARY_FINDINGS) -> dict[str, Any]:
+        """The report's ``to_dict`` as it was, with at most ``max_findings`` findings (at most 100 kept)."""
+        findings = self.summary.get("findings", [])
+        return {**self.summary, "findings": findings if max_findings is None else findings[:max_findings]}
 
 
 @dataclass

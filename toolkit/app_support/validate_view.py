@@ -30,7 +30,8 @@ from toolkit.app_support.uploads import (
     table_schema,
 )
 from toolkit.app_support.ui import show_errors, status_badge
-from toolkit.errors import ToolkitError
+from toolkit.client import ImportOptions
+from toolkit.errors import ImportTimeout, ToolkitError
 from toolkit.progress import ProgressCallback, ProgressEvent
 
 __all__ = [
@@ -44,12 +45,17 @@ __all__ = [
     "describe_progress",
     "describe_upload",
     "describe_processing",
+    "describe_result",
+    "ImportProgress",
+    "WAIT_IN_PAGE_SECONDS",
     "IMPORT_STATE_KEY",
     "PREPARED_KEY",
 ]
 
-#: How often the live status asks the API while an import runs.
+#: How often the live status asks the API while an import runs on after the page stopped waiting.
 POLL_SECONDS = 1.0
+#: How long the page waits for the import to end with its bars before the live status takes over.
+WAIT_IN_PAGE_SECONDS = 60.0
 #: How often the validation bar is redrawn.
 PROGRESS_SECONDS = 0.25
 IMPORT_STATE_KEY = "validate.import"
@@ -141,19 +147,71 @@ def describe_upload(sent: int, total: int) -> str:
     return f"Uploading… {sent / 1e6:,.1f} of {total / 1e6:,.1f} MB ({sent / max(total, 1):.0%})"
 
 
-def describe_processing(record: Any, elapsed: float) -> str:
+def describe_processing(name: str, status: str, elapsed: float, rows: int | None = None) -> str:
     """What the service is doing with the import: status, time since it was sent, rows once known.
 
-        >>> from toolkit.client.result import ImportRecord
-        >>> describe_processing(ImportRecord(file_id="f_1", status="PROCESSING"), 4.2)
-        'File f_1 is processing · 4 s since it was sent · checking every 1 s'
-        >>> describe_processing(ImportRecord(file_id="f_1", status="PROCESSING", successful_count=900), 9)
-        'File f_1 is processing · 9 s since it was sent · 900 rows so far · checking every 1 s'
+        >>> describe_processing("customers.cc5txt", "PROCESSING", 4.2)
+        'customers.cc5txt is processing · 4 s since it was sent'
+        >>> describe_processing("customers.cc5txt", "PROCESSING", 9, rows=900)
+        'customers.cc5txt is processing · 9 s since it was sent · 900 rows so far'
     """
-    rows = (record.successful_count or 0) + (record.failure_count or 0)
     known = f" · {rows:,} rows so far" if rows else ""
-    return (f"File {record.file_id} is {record.status.lower()} · {elapsed:.0f} s since it was sent{known}"
-            f" · checking every {POLL_SECONDS:g} s")
+    return f"{name} is {status.lower()} · {elapsed:.0f} s since it was sent{known}"
+
+
+class ImportProgress:
+    """The ``on_progress`` callback of the import pipeline, drawn on the page.
+
+    One bar follows the upload's bytes (stage "upload"; "validate" only if
+    the pipeline validates again), a line under it the service's processing
+    (stage "process": status, elapsed, rows). ``last`` keeps each stage's
+    latest event, for the summary shown once the import has ended.
+
+        >>> progress = ImportProgress("customers.cc5txt")          # doctest: +SKIP
+        >>> client.import_file(path, on_progress=progress)          # doctest: +SKIP
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.last: dict[str, ProgressEvent] = {}
+        self._bar = st.progress(0.0, text=f"Sending {name}…")
+        self._line = st.empty()
+        self._started = time.monotonic()
+
+    def __call__(self, event: ProgressEvent) -> None:
+        self.last[event.stage] = event
+        if event.stage == "validate":
+            fraction, text = describe_progress(event, time.monotonic() - self._started, self.name)
+            self._bar.progress(fraction or 0.0, text=text)
+        elif event.stage == "upload":
+            self._bar.progress(event.fraction or 0.0, text=describe_upload(event.done, event.total or event.done))
+        else:
+            self._bar.progress(1.0, text=f"Uploaded {self.name}")
+            self._line.caption(describe_processing(self.name, event.status or "sent", event.elapsed or 0.0,
+                                                   event.rows))
+
+
+def describe_result(last: dict[str, ProgressEvent], upload_seconds: float | None = None) -> str:
+    """One line on how the import went, from the pipeline's last events.
+
+    ``upload_seconds``: the upload's time as the pipeline measured it (until
+    storage answered; the last upload event comes when the last chunk is read).
+
+        >>> describe_result({"upload": ProgressEvent("upload", 2_000, 2_000, elapsed=0.12),
+        ...                  "process": ProgressEvent("process", 7, None, unit="rows", rows=7,
+        ...                                           status="FINISHED", elapsed=1.4)}, upload_seconds=0.153)
+        'Uploaded 2,000 bytes in 0.15 s · the service took 1.40 s for 7 rows'
+    """
+    parts = []
+    upload = last.get("upload")
+    if upload is not None:
+        seconds = upload_seconds if upload_seconds is not None else upload.elapsed or 0.0
+        parts.append(f"Uploaded {upload.done:,} bytes in {seconds:.2f} s")
+    process = last.get("process")
+    if process is not None:
+        rows = f" for {process.rows:,} rows" if process.rows else ""
+        parts.append(f"the service took {process.elapsed or 0.0:.2f} s{rows}")
+    return " · ".join(parts)
 
 
 def _in_user_words(exc: BaseException, workdir: Path) -> BaseException:
@@ -363,27 +421,27 @@ def _import_form(prepared: PreparedFile, upload_id: str) -> None:
         if prepared.blocked and not override:
             st.caption("Import is blocked by file-level errors; fix the file or tick the override.")
         return
+    progress = ImportProgress(prepared.name)
     record = None
     with show_errors(f"Importing {prepared.name}"):
         client = session.get_client()
-        bar = st.progress(0.0, text="Requesting an upload URL…")
-        target = client.request_upload(prepared.name, workspace=workspace, entity_type=entity or None,
-                                       bucket_id=bucket or None)
-        size = prepared.path.stat().st_size
-        bar.progress(0.05, text=f"Uploading {size:,} bytes…")
+        # The library's one pipeline: it takes the page's verdict (no second validation),
+        # uploads, triggers and waits, reporting each step to the bar.
+        options = ImportOptions(workspace=workspace or None, entity_type=entity or None,
+                                bucket_id=bucket or None, file_name=prepared.name, force=override,
+                                progress=False, raise_on_failure=False, timeout=WAIT_IN_PAGE_SECONDS)
+        upload_seconds = None
         try:
-            client.upload(prepared.path, target, progress=False,
-                          on_progress=lambda sent, total: bar.progress(
-                              0.05 + 0.9 * sent / max(total, 1), text=describe_upload(sent, total)))
-        except BaseException:
-            client.discard_pending(target.file_id)  # no file left waiting for an upload that failed
-            raise
-        bar.progress(0.95, text="Starting the import…")
-        record = client.start_import(target)
-        bar.progress(1.0, text=f"Uploaded; the import is {record.status}.")
+            result = client.import_file(prepared.path, options=options, on_progress=progress,
+                                        report=prepared.report)
+            record, upload_seconds = result.record, result.upload_seconds
+        except ImportTimeout as exc:  # still running: the live status below follows it
+            record = client.status(exc.file_id)
     if record is not None:
         st.session_state[IMPORT_STATE_KEY] = {"upload_id": upload_id, "file_id": record.file_id,
-                                              "record": record, "started": time.monotonic()}
+                                              "name": prepared.name, "record": record,
+                                              "progress": progress.last, "upload_seconds": upload_seconds,
+                                              "started": time.monotonic()}
         session.refresh_imports()
         st.rerun()
 
@@ -405,9 +463,13 @@ def _live_status(state: dict[str, Any]) -> None:
                 cols = st.columns([1, 5])
                 with cols[0]:
                     status_badge(record.status)
-                elapsed = time.monotonic() - state.get("started", time.monotonic())
-                cols[1].caption(describe_processing(record, elapsed))
+                waited = state["progress"].get("process")  # the page's own wait before this
+                elapsed = time.monotonic() - state["started"] + (waited.elapsed or 0.0 if waited else 0.0)
+                rows = (record.successful_count or 0) + (record.failure_count or 0)
+                cols[1].caption(describe_processing(state["name"], record.status, elapsed, rows))
             else:
+                if state["progress"]:
+                    st.caption(describe_result(state["progress"], state["upload_seconds"]))
                 show_record(record)
                 with show_errors("Connecting to the import API"):
                     rejected_rows_download(session.get_client(), record, key="validate.service_rejected")

@@ -32,7 +32,7 @@ from toolkit.client.config import ClientConfig
 from toolkit.client.http import HttpSender, RetryPolicy, describe_exception
 from toolkit.client.imports import ImportsApi
 from toolkit.client.options import ImportKeywords, ImportOptions
-from toolkit.client.pipeline import run_import
+from toolkit.client.pipeline import CheckedFile, run_import
 from toolkit.client.portal import PortalApi
 from toolkit.client.result import (
     CsvRowCounter,
@@ -445,7 +445,7 @@ class ImportClient:
         *,
         options: ImportOptions | None = None,
         on_progress: ProgressCallback | None = None,
-        report: Any = None,
+        report: CheckedFile | None = None,
         **keywords: Unpack[ImportKeywords],
     ) -> ImportResult:
         """Validate, (convert,) upload, trigger and wait: a file to a finished import.

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,7 +35,7 @@ from toolkit.errors import (
 )
 from toolkit.progress import ProgressCallback, ProgressEvent
 
-__all__ = ["run_import", "ImportSteps", "TABULAR_SUFFIXES"]
+__all__ = ["run_import", "ImportSteps", "CheckedFile", "TABULAR_SUFFIXES"]
 
 TABULAR_SUFFIXES = frozenset({".csv", ".parquet", ".pq"})
 
@@ -60,6 +60,26 @@ class ImportSteps(Protocol):
              on_progress: ProgressCallback | None = None) -> ImportRecord: ...
 
     def discard_pending(self, file_id: str) -> bool: ...
+
+
+class CheckedFile(Protocol):
+    """A verdict on a cc5 file made before the import, used instead of validating it again.
+
+    A :class:`~toolkit.cc5.ValidationReport` is one; so is a plain summary
+    kept after the report closed (the app validates large files in a child
+    process and keeps only its verdict). The pipeline reads no more than this.
+    """
+
+    @property
+    def path(self) -> str | os.PathLike[str]: ...
+
+    @property
+    def header(self) -> Any: ...
+
+    @property
+    def file_errors(self) -> Sequence[object]: ...
+
+    def to_dict(self, *, max_findings: int | None = ...) -> dict[str, Any]: ...
 
 
 def _is_tabular(source: Any) -> bool:
@@ -90,7 +110,7 @@ def _convert(source: Any, out_dir: Path, options: ImportOptions) -> Path:
     return target
 
 
-def _refuse(path: Path, report: Any) -> None:
+def _refuse(path: Path, report: CheckedFile) -> None:
     """Raise ValidationFailed (keeping the report open for inspection) when the file cannot be imported."""
     errors = report.file_errors
     if errors:
@@ -134,7 +154,7 @@ def run_import(
     options: ImportOptions | None = None,
     *,
     on_progress: ProgressCallback | None = None,
-    report: Any = None,
+    report: CheckedFile | None = None,
 ) -> ImportResult:
     """Take a cc5 file (or CSV/Parquet/DataFrame plus entity metadata) to a finished import.
 
@@ -144,9 +164,10 @@ def run_import(
     once the import is triggered. A FAILED or DELETED end raises
     :class:`~toolkit.errors.ImportFailed` unless ``raise_on_failure=False``.
     ``on_progress`` receives every step's :class:`~toolkit.progress.ProgressEvent`
-    (then no tqdm bar is drawn). ``report``: a ``ValidationReport`` of this
-    very cc5 file made before (the app validates a file before offering to
-    import it), used instead of validating it again; it stays open.
+    (then no tqdm bar is drawn). ``report``: a :class:`CheckedFile` (a
+    ``ValidationReport``, or the app's summary of one) of this very cc5 file
+    made before (the app validates a file before offering to import it), used
+    instead of validating it again; it stays open.
 
         >>> result = run_import(client, "customers.cc5txt", ImportOptions(workspace="ws-eu"))   # doctest: +SKIP
         >>> result.status, result.upload_seconds                                                 # doctest: +SKIP
@@ -170,15 +191,19 @@ def run_import(
             path = Path(source)
 
         t0 = time.perf_counter()
-        checked = report if report is not None else _validate(path, options, on_progress)
+        fresh = None  # a report made here, closed here
+        if report is None:
+            fresh = checked = _validate(path, options, on_progress)
+        else:
+            checked = report
         validate_seconds = time.perf_counter() - t0 if report is None else None
         if not options.force:
             _refuse(path, checked)
         # Keep a summary, not the report: its DuckDB tables hold the whole file.
         validation = checked.to_dict(max_findings=100)
         header = checked.header
-        if report is None:
-            checked.close()
+        if fresh is not None:
+            fresh.close()
         workspace = options.workspace or (header.workspace_id if header else None)
         entity_type = options.entity_type or (header.entity_type if header else None)
         bucket_id = options.bucket_id or (header.bucket_id if header else None)
