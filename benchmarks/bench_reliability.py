@@ -3,9 +3,9 @@
 1. A cc5 file just under the default 300 MB limit is uploaded (portal API,
    the toolkit's client) to a ``toolkit serve`` process and imported; the
    service's resident memory is sampled throughout and its peak (Linux
-   ``VmHWM``) reported, as a ratio to its idle RSS, with the peak of its
-   planner process (which plans files this big) and of both together; and
-   the import time as a ratio to a local ``toolkit.validate`` of the same
+   ``VmHWM``) reported, as a ratio to its idle RSS (the service plans
+   imports in its worker thread: there is no planner process); and the
+   import time as a ratio to a local ``toolkit.validate`` of the same
    file in this process.
 2. A file one byte over the limit goes to a fresh ``toolkit serve``: it must
    end FAILED ``FILE_TOO_LARGE`` before any processing; its time to the
@@ -102,12 +102,10 @@ def peak_rss(process: psutil.Process) -> int:
 
 
 class RssSampler:
-    """Samples a process's RSS every 0.1 s in a thread (a cross-check of
-    VmHWM), and the RSS of the process plus its children (the service's
-    planner process plans big files)."""
+    """Samples a process's RSS every 0.1 s in a thread (a cross-check of VmHWM)."""
 
     def __init__(self, process: psutil.Process) -> None:
-        self.process, self.maximum, self.total_maximum = process, 0, 0
+        self.process, self.maximum = process, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -115,16 +113,9 @@ class RssSampler:
         while not self._stop.is_set():
             try:
                 own = self.process.memory_info().rss
-                children = 0
-                for child in self.process.children(recursive=True):
-                    try:
-                        children += child.memory_info().rss
-                    except psutil.Error:
-                        pass
             except psutil.Error:
                 return
             self.maximum = max(self.maximum, own)
-            self.total_maximum = max(self.total_maximum, own + children)
             self._stop.wait(0.1)
 
     def __enter__(self) -> "RssSampler":
@@ -182,15 +173,12 @@ def main() -> None:
                 with RssSampler(proc) as sampler:
                     record, upload_s, import_s = import_through(url, path, "ws-big")
                 peak = peak_rss(proc)
-                planner_peak = max((peak_rss(child) for child in proc.children(recursive=True)), default=0)
             assert record["Status"] == "FINISHED", record
             assert record["SuccessfulCount"] == accepted, (record["SuccessfulCount"], accepted)
             print(f"upload: {upload_s:.1f} s; import: {import_s:.1f} s = {rows / import_s:,.0f} rows/s, "
                   f"{import_s / validate_s:.2f}x the local validate")
             print(f"service RSS: idle {mb(idle_rss)}, peak {mb(peak)} (sampled max {mb(sampler.maximum)}), "
                   f"{peak / idle_rss:.2f}x idle; {peak / size:.2f}x the file size")
-            print(f"planner process peak {mb(planner_peak)}; service + planner sampled max "
-                  f"{mb(sampler.total_maximum)} = {sampler.total_maximum / size:.2f}x the file size")
 
             over = tmp / "over.cc5txt"
             with over.open("wb") as out:  # a sparse file: its bytes are never read by the service
@@ -213,7 +201,6 @@ def main() -> None:
         "rows": rows, "bytes": size, "limit": limit, "validate_s": validate_s, "upload_s": upload_s,
         "import_s": import_s, "import_over_validate": import_s / validate_s, "idle_rss": idle_rss,
         "peak_rss": peak, "sampled_max_rss": sampler.maximum, "peak_over_idle": peak / idle_rss,
-        "planner_peak_rss": planner_peak, "sampled_max_rss_with_planner": sampler.total_maximum,
         "refuse_s": refuse_s, "refuse_over_import": refuse_s / import_s, "refuse_idle_rss": over_idle,
         "refuse_peak_rss": over_peak,
     }, indent=2))
