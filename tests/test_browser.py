@@ -163,6 +163,9 @@ def pick(page, label: str, option: str) -> None:
     # loaded machine): open it again, a few times, before giving up.
     for attempt in range(4):
         box.click()
+        # The list is virtualised: with many choices (other tests' workspaces on
+        # the shared service) the wanted one is rendered only once typed.
+        box.locator("input").fill(option)
         try:
             page.get_by_role("option", name=option).first.click(timeout=10_000)
             break
