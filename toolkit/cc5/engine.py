@@ -47,9 +47,10 @@ def _sql_list(items: Iterable[object]) -> str:
 class Scan:
     """One file on one connection: the per-line table and the typed data.
 
-    ``label``: the file's name in findings. ``keep_raw``: keep every line's
-    text in the per-line table (the import plan reads its rows from there
-    instead of reading the file twice).
+    ``label``: the file's name in findings. ``keep_typed``: keep each 10
+    row's typed values in the per-line table (columns ``f0``, ``f1``... in
+    field order), computed in the same pass: the import plan applies them
+    from there, without a second split or cast of the file.
     """
 
     def __init__(
@@ -59,7 +60,7 @@ class Scan:
         *,
         head: HeadScan | None = None,
         label: str | None = None,
-        keep_raw: bool = False,
+        keep_typed: bool = False,
         progress: Progress | None = None,
     ) -> None:
         self.path = Path(path)
@@ -67,7 +68,7 @@ class Scan:
         self.con = con
         self.head = head if head is not None else scan_head(path)
         self.header = self.head.header
-        self.keep_raw = keep_raw
+        self.keep_typed = keep_typed
         self.progress = progress or Progress(False, "", self.head.size)
         self.prefix = f"cc5_{uuid.uuid4().hex[:12]}_"
         self.fields: list[Field] = list(self.header.fields)
@@ -79,6 +80,8 @@ class Scan:
         # results, computed once
         self.rows_table: str | None = None
         self.footer_line: int | None = None
+        #: accepted rows whose key repeats: (line, keys, first_line, last_line); None when no key repeats
+        self.dups_table: str | None = None
         self._lines: str | None = None
         self._footer_known = False
 
@@ -198,8 +201,13 @@ class Scan:
         if key_names and all(fi is not None for _k, fi in self.keys):
             # the key's hash, computed in the parallel pass: duplicate keys are looked for by it
             key_names += f", hash({key_names[2:]}) AS kh"
-        raw_col = ("raw" if self.keep_raw
-                   else "CASE WHEN errs IS NOT NULL OR rt NOT IN ('10', '90') OR NOT enc_ok THEN raw END")
+        raw_col = "CASE WHEN errs IS NOT NULL OR rt NOT IN ('10', '90') OR NOT enc_ok THEN raw END"
+        typed_cols = ""
+        if self.keep_typed:
+            # the values of accepted rows passed their checks: cast without re-checking
+            typed_cols = "".join(
+                f", CASE WHEN rt = '10' AND errs IS NULL THEN {typed_sql(f.type, f'p[{i + 2}]', checked=True)} END AS f{i}"
+                for i, f in enumerate(self.fields))
         return f"""
 CREATE TEMP TABLE {table} AS
 WITH s AS (
@@ -216,11 +224,11 @@ WITH s AS (
     SELECT line, rt, raw, enc_ok,
            CASE WHEN rt IN ('10', '90') THEN {data_errs}
                 WHEN rt IN {_NON_DATA} THEN NULL
-                ELSE [{unknown}] END AS errs{sel_keys}
+                ELSE [{unknown}] END AS errs{sel_keys}, p
     FROM c
 )
 SELECT line, rt, errs, NOT enc_ok AS bad_enc,
-       {raw_col} AS raw{key_names}
+       {raw_col} AS raw{key_names}{typed_cols}
 FROM d
 """
 

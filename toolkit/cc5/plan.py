@@ -105,7 +105,7 @@ def plan_import(
     database. Call :meth:`ImportPlan.close` when done.
     """
     report = run_validation(path, con, expected_workspace=expected_workspace, max_bytes=max_bytes,
-                            progress=progress, owns_connection=False, keep_raw=True)
+                            progress=progress, owns_connection=False, keep_typed=True)
     scan = report._scan
     header = report.header
     fields = list(scan.fields)
@@ -120,25 +120,20 @@ def plan_import(
 
     rows = scan.rows_table
     kn = [f"k{j}" for j in range(len(keys))]
-    last = scan.name("last")
-    con.execute(f"""
-CREATE TEMP TABLE {last} AS
-SELECT {', '.join(kn)}, max(line) AS line, arg_max(rt, line) AS rt
-FROM {rows} WHERE errs IS NULL AND rt IN ('10', '90') AND {scan.body_sql()}
-GROUP BY {', '.join(kn)}
-""")
-    successful = con.execute(
-        f"SELECT count(*) FROM {rows} WHERE errs IS NULL AND rt IN ('10', '90') AND {scan.body_sql()}"
-    ).fetchall()[0][0]
+    accepted = f"errs IS NULL AND rt IN ('10', '90') AND {scan.body_sql()}"
+    successful = con.execute(f"SELECT count(*) FROM {rows} WHERE {accepted}").fetchall()[0][0]
+    # Rows apply in file order, so only the last row of a key counts. Validation
+    # already found the keys that repeat (few): the earlier rows of those are
+    # left out, every other accepted row applies as it is (no grouping of all keys).
+    live = accepted
+    if scan.dups_table is not None:
+        live += f" AND line NOT IN (SELECT line FROM {scan.dups_table} WHERE line < last_line)"
     key_select = ", ".join(f"{kn[j]} AS {ident(k)}" for j, k in enumerate(keys))
-    # The rows to apply come from the per-line table (it kept every line's
-    # text): reading the file again cost more than the typing itself.
-    applied_lines = f"(SELECT line, raw FROM {rows} WHERE line IN (SELECT line FROM {last} WHERE rt = '10'))"
-    data = scan.data_sql_from(applied_lines, row_type="10", with_line=True, footer=scan.footer_line,
-                              checked=True)  # only accepted rows are kept
-    field_list = ", ".join(ident(f.code) for f in fields)
-    upserts = con.sql(f"SELECT {field_list} FROM ({data}) d")
-    deletes = con.sql(f"SELECT {key_select} FROM {last} WHERE rt = '90'")
-    touched = con.sql(f"SELECT {key_select} FROM {last}")
+    # The rows to apply and their typed values come from the per-line table:
+    # the pass typed them, the file is not read or split again.
+    typed = ", ".join(f"f{i} AS {ident(f.code)}" for i, f in enumerate(fields))
+    upserts = con.sql(f"SELECT {typed} FROM {rows} WHERE {live} AND rt = '10'")
+    deletes = con.sql(f"SELECT {key_select} FROM {rows} WHERE {live} AND rt = '90'")
+    touched = con.sql(f"SELECT {key_select} FROM {rows} WHERE {live}")
     return ImportPlan(report, header, fields, keys, upserts, deletes, touched, int(successful),
                       report.rejected_rows, scan)

@@ -45,12 +45,12 @@ def run_validation(
     max_bytes: int | None = None,
     progress: ProgressArg = None,
     owns_connection: bool = False,
-    keep_raw: bool = False,
+    keep_typed: bool = False,
 ) -> ValidationReport:
     """Validate ``path`` on ``con``; the report's tables live on ``con``.
 
-    ``keep_raw``: keep every line's text in the per-line table (``plan_import``
-    reads the rows to apply from it).
+    ``keep_typed``: keep each accepted 10 row's typed values in the per-line
+    table (``plan_import`` applies them from there).
     """
     p = check_path(path)
     label = str(path)
@@ -60,13 +60,13 @@ def run_validation(
         raise Cc5Error(f"cannot read: {exc.strerror or exc}", file=label) from None
     bar = Progress(progress, f"validate {p.name}", size)
     try:
-        return _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, keep_raw)
+        return _run(p, label, con, bar, expected_workspace, max_bytes, owns_connection, keep_typed)
     finally:
         bar.close()
 
 
 def _run(p: Path, label: str, con: duckdb.DuckDBPyConnection, bar: Progress, expected_workspace: str | None,
-         max_bytes: int | None, owns_connection: bool, keep_raw: bool) -> ValidationReport:
+         max_bytes: int | None, owns_connection: bool, keep_typed: bool) -> ValidationReport:
     size = bar.total
 
     if max_bytes is not None and size > max_bytes:
@@ -83,7 +83,7 @@ def _run(p: Path, label: str, con: duckdb.DuckDBPyConnection, bar: Progress, exp
                                 owns_connection=owns_connection)
 
     head = scan_head(p, file_label=label)
-    scan = Scan(p, con, head=head, label=label, keep_raw=keep_raw, progress=bar)
+    scan = Scan(p, con, head=head, label=label, keep_typed=keep_typed, progress=bar)
     table = _findings_table(scan)
     findings = list(head.findings)
     header = head.header
@@ -196,16 +196,21 @@ FROM {rows} WHERE rt IN ('04', '05', '06', '07', '08', '09') AND errs IS NULL AN
         accepted = f"errs IS NULL AND rt IN ('10', '90') AND {body}"
         repeated = _repeated_hashes(con.execute(f"SELECT kh FROM {rows} WHERE {accepted}").fetchnumpy()["kh"])
         if len(repeated):
+            # the rows of keys that really repeat, with the first and last line of their key
+            dups = scan.name("dups")
             with registered(con, pa.table({"kh": repeated})) as dup:
                 con.execute(f"""
+CREATE TEMP TABLE {dups} AS
+SELECT line, {klist}, min(line) OVER (PARTITION BY {klist}) AS first_line,
+       max(line) OVER (PARTITION BY {klist}) AS last_line
+FROM {rows} WHERE {accepted} AND kh IN (SELECT kh FROM {dup})
+""")
+            scan.dups_table = dups
+            con.execute(f"""
 INSERT INTO {table}
-WITH cand AS (
-    SELECT line, {klist}, min(line) OVER (PARTITION BY {klist}) AS first_line
-    FROM {rows} WHERE {accepted} AND kh IN (SELECT kh FROM {dup})
-)
 SELECT 'DUPLICATE_KEY', 'warning', 'warning', line, {lit(kfields)}, left({kvalue}, 200),
        'key ' || {_quote_sql(kvalue)} || ' is also on line ' || first_line || ' (rows apply in file order: the last one wins)'
-FROM cand WHERE line > first_line
+FROM {dups} WHERE line > first_line
 """)
     bar.finish(int(last_line))
     return ValidationReport(scan=scan, findings_table=table, data_rows=int(data_rows), delete_rows=int(delete_rows),
@@ -214,7 +219,8 @@ FROM cand WHERE line > first_line
 
 def _repeated_hashes(hashes: Any) -> np.ndarray:  # a numpy array (fetchnumpy may type it as a Categorical)
     """The values that occur more than once (a sort: cheaper than a hash table of millions of keys)."""
-    hashes = np.sort(np.asarray(hashes))
+    hashes = np.asarray(hashes)
+    hashes.sort()  # in place: the fetched array is ours, a sorted copy would add 8 bytes a row to the peak
     return np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
 
 

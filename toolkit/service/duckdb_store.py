@@ -435,7 +435,8 @@ class DuckDBStore:
                 try:
                     table = self._prepare_table(con, record, plan)
                     match = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
-                    con.execute(f"DELETE FROM {table} AS t USING _tk_touched AS s WHERE {match}")
+                    if con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchall()[0][0]:  # a new table: nothing to replace
+                        con.execute(f"DELETE FROM {table} AS t USING _tk_touched AS s WHERE {match}")
                     columns = ", ".join(quote_ident(c) for c in codes)
                     con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _tk_upserts")
                     self._insert_findings(con, record.file_id, plan.report, max_findings)
