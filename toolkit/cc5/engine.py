@@ -207,7 +207,7 @@ class Scan:
             # the values of accepted rows passed their checks: cast without re-checking
             typed_cols = "".join(
                 f", CASE WHEN rt = '10' AND errs IS NULL THEN {typed_sql(f.type, f'p[{i + 2}]', checked=True)} END AS f{i}"
-                for i, f in enumerate(self.fields))
+                for i, f in enumerate(self.fields) if i not in key_pos)  # a key field's value is its k column
         return f"""
 CREATE TEMP TABLE {table} AS
 WITH s AS (
@@ -231,6 +231,13 @@ SELECT line, rt, errs, NOT enc_ok AS bad_enc,
        {raw_col} AS raw{key_names}{typed_cols}
 FROM d
 """
+
+    def typed_column(self, index: int) -> str:
+        """The per-line table's column with field ``index``'s typed value (``keep_typed``): ``k<j>`` for a key."""
+        for j, (_k, fi) in enumerate(self.keys):
+            if fi == index:
+                return f"k{j}"
+        return f"f{index}"
 
     def build_rows(self) -> str:
         """Create the per-line table (once: one pass over the file) and find the footer."""

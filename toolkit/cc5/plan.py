@@ -131,7 +131,7 @@ def plan_import(
     key_select = ", ".join(f"{kn[j]} AS {ident(k)}" for j, k in enumerate(keys))
     # The rows to apply and their typed values come from the per-line table:
     # the pass typed them, the file is not read or split again.
-    typed = ", ".join(f"f{i} AS {ident(f.code)}" for i, f in enumerate(fields))
+    typed = ", ".join(f"{scan.typed_column(i)} AS {ident(f.code)}" for i, f in enumerate(fields))
     upserts = con.sql(f"SELECT {typed} FROM {rows} WHERE {live} AND rt = '10'")
     deletes = con.sql(f"SELECT {key_select} FROM {rows} WHERE {live} AND rt = '90'")
     touched = con.sql(f"SELECT {key_select} FROM {rows} WHERE {live}")
