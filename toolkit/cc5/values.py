@@ -97,11 +97,11 @@ def valid_sql(ftype: str, v: str) -> str | None:
         return f"(lower({v}) IN ('true', 'false', '1', '0'))"
     if ftype == "date":
         return (
-            f"(regexp_full_match({v}, '[0-9]{{8}}|[0-9]{{14}}') AND NOT starts_with({v}, '0000') "
+            f"(strlen({v}) IN (8, 14) AND regexp_full_match({v}, '[0-9]+') AND NOT starts_with({v}, '0000') "
             f"AND {_date_sql(v)} IS NOT NULL)"
         )
     if ftype == "array":
-        return f"NOT (starts_with({v}, ',') OR ends_with({v}, ',') OR contains({v}, ',,'))"
+        return f"NOT ({v} LIKE ',%' OR {v} LIKE '%,' OR contains({v}, ',,'))"  # LIKE: cheaper than starts/ends_with here
     if ftype in ("object", "list"):
         want, opener = ("OBJECT", "{") if ftype == "object" else ("ARRAY", "[")
         d = f"(CASE WHEN contains({v}, '#') THEN {decode_sql(v)} ELSE {v} END)"
