@@ -1,4 +1,4 @@
-"""Real browser runs: `streamlit run app.py` on a loopback port, Debian's Chromium through Playwright.
+"""Real browser runs: the app as `make run` starts it (`streamlit run serve_app.py`) on a loopback port, Debian's Chromium through Playwright.
 
 1. A cold start on a deep link (/dashboard) with the embedded service: the same
    navigation as at /, the demo history filling with its progress in view,
@@ -12,21 +12,17 @@ Screenshots go to test-artifacts/ (looked at by a person; the tests check text).
 
 from __future__ import annotations
 
-import os
 import random
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from toolkit.demo import make_demo_file
 
-from app_helpers import ROOT, free_port
+from app_helpers import ROOT, run_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -45,37 +41,11 @@ pytestmark = [
 
 
 def serve_app(env: dict[str, str], log_name: str) -> Iterator[str]:
-    """`streamlit run app.py` on 127.0.0.1 with ``env``; yields its URL once healthy."""
+    """The app as `make run` starts it (``APP_ENTRY``) on 127.0.0.1 with ``env``; yields its URL once healthy."""
     ARTIFACTS.mkdir(exist_ok=True)
-    port = free_port()
-    log = open(ARTIFACTS / log_name, "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    APP_STARTED[url] = time.monotonic()
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"streamlit exited; see test-artifacts/{log_name}"
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok":
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "streamlit did not come up within 60 s"
-            time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        log.close()
+    with run_app(env, ARTIFACTS / log_name) as server:
+        APP_STARTED[server.url] = server.started
+        yield server.url
 
 
 @pytest.fixture

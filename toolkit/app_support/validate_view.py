@@ -26,8 +26,8 @@ from toolkit.app_support.uploads import (
     PreparedFile,
     convert_table,
     new_workdir,
-    save_upload,
     table_schema,
+    upload_path,
 )
 from toolkit.app_support.ui import show_errors, status_badge
 from toolkit.client import ImportOptions
@@ -233,7 +233,7 @@ def conversion_form(uploaded: Any, kind: str) -> None:
         if held is not None:
             shutil.rmtree(held[1], ignore_errors=True)
         workdir = new_workdir()
-        path = save_upload(name, uploaded, workdir)
+        path = upload_path(uploaded, workdir)
         held = (uploaded.file_id, workdir, path, table_schema(name, path))
         st.session_state[TABLE_KEY] = held
     _, _, path, schema = held
