@@ -13,6 +13,7 @@ Screenshots go to test-artifacts/ (looked at by a person; the tests check text).
 from __future__ import annotations
 
 import random
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -40,11 +41,17 @@ pytestmark = [
 ]
 
 
-def serve_app(env: dict[str, str], log_name: str) -> Iterator[str]:
-    """The app as `make run` starts it (``APP_ENTRY``) on 127.0.0.1 with ``env``; yields its URL once healthy."""
+SPOOLS: dict[str, Path] = {}  # URL -> the server's upload folder (upload_spool)
+
+
+def serve_app(env: dict[str, str], log_name: str, temp: Path) -> Iterator[str]:
+    """The app as `make run` starts it (``APP_ENTRY``) on 127.0.0.1 with ``env`` and its temporary
+    folder in ``temp``; yields its URL once healthy."""
     ARTIFACTS.mkdir(exist_ok=True)
-    with run_app(env, ARTIFACTS / log_name) as server:
+    temp.mkdir(exist_ok=True)
+    with run_app({**env, "TMPDIR": str(temp)}, ARTIFACTS / log_name) as server:
         APP_STARTED[server.url] = server.started
+        SPOOLS[server.url] = temp / f"toolkit-app-uploads-{server.process.pid}"
         yield server.url
 
 
@@ -52,14 +59,14 @@ def serve_app(env: dict[str, str], log_name: str) -> Iterator[str]:
 def embedded_app(tmp_path) -> Iterator[str]:
     """The app on its own embedded service, a fresh data folder and a small demo history."""
     env = {"TOOLKIT_API_URL": "", "TOOLKIT_APP_DATA": str(tmp_path / "data"), "TOOLKIT_APP_DEMO": "80"}
-    yield from serve_app(env, "browser-embedded-streamlit.log")
+    yield from serve_app(env, "browser-embedded-streamlit.log", tmp_path / "tmp")
 
 
 @pytest.fixture
-def streamlit_app(live_service) -> Iterator[str]:
+def streamlit_app(live_service, tmp_path) -> Iterator[str]:
     """The app talking to the live service."""
     env = {"TOOLKIT_API_URL": live_service.url, "TOOLKIT_API_KEY": live_service.api_key, "TOOLKIT_API": "portal"}
-    yield from serve_app(env, "browser-streamlit.log")
+    yield from serve_app(env, "browser-streamlit.log", tmp_path / "tmp")
 
 
 @pytest.fixture
@@ -164,6 +171,11 @@ def test_validate_filter_import_then_from_a_failure_to_its_rejected_rows(streaml
     # Validate: the verdict, then the findings filtered by one code.
     page.locator("input[type=file]").set_input_files(str(path))
     expect(page.get_by_text(f"{name} cannot be imported: file-level errors")).to_be_visible(timeout=60_000)
+    # The upload streamed to the server's upload folder; the widget shows its name and size as ever.
+    assert [p.read_bytes() for p in SPOOLS[streamlit_app].glob("*/*")] == [path.read_bytes()]
+    chip = page.get_by_test_id("stFileChip").get_attribute("aria-label") or ""  # "<name>, 3.9KB"
+    shown = re.fullmatch(rf"{re.escape(name)}, (\d+(?:\.\d+)?)KB", chip)
+    assert shown and abs(float(shown[1]) - len(text.encode()) / 1000) <= 0.05, chip  # kB of 1000 bytes
     pick(page, "Code", "FOOTER_COUNT_MISMATCH")
     expect(page.get_by_text(f"1 of {bad_rows + 1} findings match.")).to_be_visible(timeout=30_000)
     shot(page, "browser-validate-findings.png")
@@ -205,3 +217,24 @@ def test_validate_filter_import_then_from_a_failure_to_its_rejected_rows(streaml
     # The grid fits: no column runs past the table's right edge.
     scroller = grid.locator(".dvn-scroller").first
     assert scroller.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the imports table scrolls sideways"
+
+
+def test_removing_the_upload_from_the_widget_deletes_its_file(streamlit_app, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    name, text, _ = defective_file(f"ws-browser-{secrets.token_hex(3)}")
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(streamlit_app, wait_until="domcontentloaded")
+    expect(page.get_by_role("heading", name="Validate & import")).to_be_visible(timeout=60_000)
+    page.locator("input[type=file]").set_input_files(str(path))
+    expect(page.get_by_text(f"{name} cannot be imported: file-level errors")).to_be_visible(timeout=60_000)
+    spool = SPOOLS[streamlit_app]
+    assert len(list(spool.glob("*/*"))) == 1
+    page.get_by_test_id("stFileChipDeleteBtn").click()
+    expect(page.get_by_text("The file is validated here first")).to_be_visible(timeout=30_000)
+    deadline = time.monotonic() + 10
+    while list(spool.glob("*/*")):
+        assert time.monotonic() < deadline, "the removed upload's file stayed on the server"
+        time.sleep(0.1)
