@@ -83,7 +83,7 @@ def spooled_file(file_id: str, folder: Path | None = None) -> Path | None:
     return next((path for path in root.glob(f"*/{file_id}") if path.is_file()), None)
 
 
-class _HttpError(Exception):
+class _Refused(Exception):
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
         self.status = status
@@ -147,7 +147,7 @@ class UploadSpool:
             response_headers = self._check(scope, session_id, file_id)
             self._sweep_expired_sessions()
             await self._receive_upload(scope, receive, manager, session_id, file_id)
-        except _HttpError as exc:
+        except _Refused as exc:
             await _respond(send, exc.status, exc.detail.encode())
             return
         except _Aborted:
@@ -195,19 +195,19 @@ class UploadSpool:
         xsrf = bool(parts["is_xsrf_enabled"]())
         if xsrf and not parts["validate_xsrf_token"](request.headers.get("X-Xsrftoken"),
                                                      request.cookies.get(parts["XSRF_COOKIE_NAME"])):
-            raise _HttpError(403, "XSRF token missing or invalid")
+            raise _Refused(403, "XSRF token missing or invalid")
         if not (_SAFE_ID.match(session_id) and _SAFE_ID.match(file_id)):
-            raise _HttpError(400, "Invalid session or file id")
+            raise _Refused(400, "Invalid session or file id")
         if not parts["Runtime"].instance().is_active_session(session_id):
-            raise _HttpError(400, "Invalid session_id")
+            raise _Refused(400, "Invalid session_id")
         length = request.headers.get("content-length")
         if length:
             try:
                 too_large = int(length) > self.max_bytes()
             except ValueError:
-                raise _HttpError(400, "Invalid Content-Length header") from None
+                raise _Refused(400, "Invalid Content-Length header") from None
             if too_large:
-                raise _HttpError(413, "File too large")
+                raise _Refused(413, "File too large")
         headers = [(b"access-control-allow-methods", b"PUT, OPTIONS, DELETE"),
                    (b"access-control-allow-headers", b"Content-Type")]
         if xsrf:
@@ -247,7 +247,7 @@ class UploadSpool:
                 chunk = message.get("body", b"")
                 received += len(chunk)
                 if received > limit:
-                    raise _HttpError(413, "File too large")
+                    raise _Refused(413, "File too large")
                 if chunk:
                     await anyio.to_thread.run_sync(parser.write, chunk)
                 if not message.get("more_body", False):
@@ -270,7 +270,7 @@ class _FilePartParser:
 
         kind, params = parse_options_header(content_type)
         if kind != b"multipart/form-data" or not params.get(b"boundary"):
-            raise _HttpError(400, "Expected a multipart/form-data body with a boundary")
+            raise _Refused(400, "Expected a multipart/form-data body with a boundary")
         self._path = path
         self._max = max_file_bytes
         self._out: BinaryIO | None = None
@@ -315,7 +315,7 @@ class _FilePartParser:
             return  # a plain form field: ignored, as Streamlit ignores it
         self._files += 1
         if self._files > 1:
-            raise _HttpError(400, "Expected 1 file, but got more")
+            raise _Refused(400, "Expected 1 file, but got more")
         self._in_file = True
         self.name = options[b"filename"].decode("utf-8", errors="replace")
         part_type = self._headers.get(b"content-type", b"").decode("latin-1").strip()
@@ -327,7 +327,7 @@ class _FilePartParser:
             return
         self._size += end - start
         if self._size > self._max:
-            raise _HttpError(413, "File too large")
+            raise _Refused(413, "File too large")
         self._out.write(data[start:end])
 
     def _part_end(self) -> None:
@@ -342,16 +342,16 @@ class _FilePartParser:
         try:
             self._parser.write(chunk)
         except MultipartParseError as exc:
-            raise _HttpError(400, f"Malformed multipart body: {exc}") from None
+            raise _Refused(400, f"Malformed multipart body: {exc}") from None
 
     def finish(self) -> tuple[str, str]:
         """Close the file; (file name, content type). 400 unless the body held exactly one file."""
         self._parser.finalize()
         self.close()
         if not self._complete:  # the body stopped before its closing boundary: the file may be cut short
-            raise _HttpError(400, "Incomplete multipart body")
+            raise _Refused(400, "Incomplete multipart body")
         if self._files != 1:
-            raise _HttpError(400, f"Expected 1 file, but got {self._files}")
+            raise _Refused(400, f"Expected 1 file, but got {self._files}")
         return self.name, self.content_type
 
     def close(self) -> None:
