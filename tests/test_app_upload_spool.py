@@ -236,19 +236,25 @@ def test_upload_path_links_the_spooled_file_or_writes_the_widgets_bytes(tmp_path
     assert written == work / "b.csv" and written.read_bytes() == b"x,y\n1,2\n"
 
 
-def test_without_streamlits_upload_objects_every_request_goes_to_streamlit(monkeypatch, tmp_path, caplog) -> None:
+def _streamlit_stand_in() -> Any:
+    """A Starlette app in Streamlit's place that says it answered."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
-    from starlette.testclient import TestClient
-
-    import toolkit.app_support.upload_spool as upload_spool
 
     def streamlit_route(request: Request) -> PlainTextResponse:
         return PlainTextResponse(f"streamlit's own {request.method}")
 
-    inner = Starlette(routes=[Route("/_stcore/upload_file/{session}/{file}", streamlit_route, methods=["PUT"])])
+    return Starlette(routes=[Route("/_stcore/upload_file/{session}/{file}", streamlit_route, methods=["PUT"])])
+
+
+def test_without_streamlits_upload_objects_every_request_goes_to_streamlit(monkeypatch, tmp_path, caplog) -> None:
+    from starlette.testclient import TestClient
+
+    import toolkit.app_support.upload_spool as upload_spool
+
+    inner = _streamlit_stand_in()
     # Another Streamlit version, without the module the XSRF check comes from.
     monkeypatch.setitem(sys.modules, "streamlit.web.server.starlette.starlette_app_utils", None)
     with caplog.at_level("WARNING", logger=upload_spool.__name__):
@@ -257,3 +263,21 @@ def test_without_streamlits_upload_objects_every_request_goes_to_streamlit(monke
     with TestClient(middleware) as client:
         assert client.put("/_stcore/upload_file/s/f", content=b"x").text == "streamlit's own PUT"
     assert not (tmp_path / "spool").exists()
+
+
+def test_an_upload_folder_someone_else_could_read_is_refused(tmp_path, caplog) -> None:
+    from starlette.testclient import TestClient
+
+    import toolkit.app_support.upload_spool as upload_spool
+
+    shared = tmp_path / "toolkit-app-uploads-1"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)  # as if made first by another user of the machine, with its predictable name
+    with caplog.at_level("WARNING", logger=upload_spool.__name__):
+        middleware = UploadSpool(_streamlit_stand_in(), folder=shared)
+    assert "is not a private folder" in caplog.text
+    with TestClient(middleware) as client:
+        assert client.put("/_stcore/upload_file/s/f", content=b"x").text == "streamlit's own PUT"
+    private = tmp_path / "private"
+    UploadSpool(_streamlit_stand_in(), folder=private)
+    assert private.stat().st_mode & 0o777 == 0o700

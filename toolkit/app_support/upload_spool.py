@@ -33,6 +33,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -128,6 +129,8 @@ class UploadSpool:
         self.app = app
         self.folder = folder if folder is not None else spool_folder()
         self._parts = _streamlit_parts()
+        if self._parts is not None and not _private_folder(self.folder):
+            self._parts = None
         self._hooked: set[int] = set()
         self._lock = threading.Lock()
         # Sessions still open when the server stops are not ended one by one: their files go here.
@@ -357,6 +360,26 @@ class _FilePartParser:
     def close(self) -> None:
         if self._out is not None:
             self._out.close()
+
+
+def _private_folder(folder: Path) -> bool:
+    """Make ``folder`` (mode 700), or accept it if it exists as this user's private folder.
+
+    Its name is predictable (the pid), so a folder someone else made first is refused:
+    the uploads then go through Streamlit's own route (one log line).
+    """
+    try:
+        folder.mkdir(mode=0o700, parents=True)
+        return True
+    except FileExistsError:
+        info = os.lstat(folder)
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077:
+            return True
+    except OSError:
+        pass
+    _LOGGER.warning("Uploads go through Streamlit's own route (held in memory): %s is not a private folder "
+                    "of this user", folder)
+    return False
 
 
 def _delete_spooled_files_on_removal(manager: Any, folder: Path) -> None:
