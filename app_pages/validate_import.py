@@ -10,6 +10,7 @@ from toolkit.app_support.validate_view import (
     conversion_form,
     held_prepared,
     import_controls,
+    release_held,
     prepare_once,
     show_prepared,
 )
@@ -21,6 +22,7 @@ uploaded = st.file_uploader(
     key="validate.upload",
 )
 if uploaded is None:
+    release_held()  # a removed upload leaves nothing on disk
     st.info("The file is validated here first: nothing is sent to the import API until you press Import.")
     st.stop()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -37,6 +38,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     folder = tmp_path_factory.mktemp("spool-server")
     temp = folder / "tmp"
     temp.mkdir()
+    # What app processes stopped by a signal leave: the next start deletes those of ended processes only.
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    for pid in (ended.pid, os.getpid()):
+        (temp / f"toolkit-app-uploads-{pid}" / "session").mkdir(parents=True)
+        (temp / f"toolkit-app-uploads-{pid}" / "session" / "file").write_bytes(b"left behind")
     env = {"TOOLKIT_API_URL": "", "TOOLKIT_APP_DATA": "-", "TOOLKIT_APP_DEMO": "0", "TMPDIR": str(temp)}
     with run_app(env, folder / "streamlit.log",
                  options=("--server.maxUploadSize", str(LIMIT_MB), "--server.disconnectedSessionTTL", "1")) as app:
@@ -84,6 +91,7 @@ def run(coroutine: Any) -> Any:
 
 def test_an_upload_lands_on_disk_byte_identical_and_delete_removes_it(server) -> None:
     url, spool = server
+    assert {p.name for p in spool.parent.iterdir()} == {f"toolkit-app-uploads-{os.getpid()}", spool.name}
     data = os.urandom(1_500_000) + b"\r\n--spooltest-not-the-end\r\n" + os.urandom(1000)
 
     async def scenario() -> None:

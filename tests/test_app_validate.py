@@ -472,6 +472,17 @@ def test_a_spooled_upload_is_validated_from_its_file_not_the_widgets_bytes(app_a
     assert prepared.path.stat().st_ino == spooled.stat().st_ino  # linked, not copied through memory
 
 
+def test_removing_the_upload_deletes_the_pages_working_folders(app_api, monkeypatch, tmp_path):
+    file = demo_text("bad_values", rows=30, seed=8)
+    app = spooled_upload(file.name, file.data.encode(), tmp_path / "spool", monkeypatch)
+    workdir = app.session_state[PREPARED_KEY][1].path.parent
+    assert workdir.is_dir()
+    app.file_uploader[0].set_value(None).run()
+    assert not app.exception
+    assert not workdir.exists() and PREPARED_KEY not in app.session_state
+    assert app.info[0].value.startswith("The file is validated here first")
+
+
 def test_a_spooled_table_is_converted_from_its_file(app_api, monkeypatch, tmp_path):
     app = spooled_upload("customers.csv", b"code,region\nC1,eu\nC2,us\n", tmp_path / "spool", monkeypatch,
                          mime="text/csv")

@@ -172,7 +172,8 @@ def test_validate_filter_import_then_from_a_failure_to_its_rejected_rows(streaml
     page.locator("input[type=file]").set_input_files(str(path))
     expect(page.get_by_text(f"{name} cannot be imported: file-level errors")).to_be_visible(timeout=60_000)
     # The upload streamed to the server's upload folder; the widget shows its name and size as ever.
-    assert [p.read_bytes() for p in SPOOLS[streamlit_app].glob("*/*")] == [path.read_bytes()]
+    spooled = [p for p in SPOOLS[streamlit_app].glob("*/*") if p.is_file()]
+    assert [p.read_bytes() for p in spooled] == [path.read_bytes()]
     chip = page.get_by_test_id("stFileChip").get_attribute("aria-label") or ""  # "<name>, 3.9KB"
     shown = re.fullmatch(rf"{re.escape(name)}, (\d+(?:\.\d+)?)KB", chip)
     assert shown and abs(float(shown[1]) - len(text.encode()) / 1000) <= 0.05, chip  # kB of 1000 bytes
@@ -231,10 +232,12 @@ def test_removing_the_upload_from_the_widget_deletes_its_file(streamlit_app, bro
     page.locator("input[type=file]").set_input_files(str(path))
     expect(page.get_by_text(f"{name} cannot be imported: file-level errors")).to_be_visible(timeout=60_000)
     spool = SPOOLS[streamlit_app]
-    assert len(list(spool.glob("*/*"))) == 1
+    # The spooled upload, and the page's working folder (in the session's folder) with its link to it.
+    assert sorted(p.is_file() for p in spool.glob("*/*")) == [False, True]
+    assert name in [p.name for p in spool.glob("*/work-*/*")]
     page.get_by_test_id("stFileChipDeleteBtn").click()
     expect(page.get_by_text("The file is validated here first")).to_be_visible(timeout=30_000)
     deadline = time.monotonic() + 10
     while list(spool.glob("*/*")):
-        assert time.monotonic() < deadline, "the removed upload's file stayed on the server"
+        assert time.monotonic() < deadline, f"the removed upload left {list(spool.rglob('*'))} on the server"
         time.sleep(0.1)

@@ -16,7 +16,10 @@ A removed upload (the widget's ✕, Streamlit's DELETE) and an ended session
 delete their files: the manager's ``remove_file`` and
 ``remove_session_files`` are wrapped; a closed tab's session, which Streamlit
 drops after ``server.disconnectedSessionTTL`` without ending it, loses its
-files at the next upload after that; the folder goes when the process exits. An oversized, malformed or aborted
+files at the next upload after that; the folder goes when the process exits
+(or, after a kill, when the next app process starts). The app keeps its
+working folders in the session's folder (``session_folder``), so they go
+with it. An oversized, malformed or aborted
 upload leaves no file. If the Streamlit objects it needs are missing (another
 Streamlit version), the middleware passes every request on to Streamlit's
 own route and logs one line.
@@ -40,7 +43,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["UploadSpool", "spool_folder", "spooled_file", "MULTIPART_OVERHEAD_BYTES"]
+__all__ = ["UploadSpool", "spool_folder", "spooled_file", "session_folder", "MULTIPART_OVERHEAD_BYTES"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -82,6 +85,23 @@ def spooled_file(file_id: str, folder: Path | None = None) -> Path | None:
     root = folder if folder is not None else spool_folder()
     # File ids are unique UUIDs and a script only ever sees its own session's ids.
     return next((path for path in root.glob(f"*/{file_id}") if path.is_file()), None)
+
+
+def session_folder(session_id: str, folder: Path | None = None) -> Path | None:
+    """The folder of a session's uploads when the middleware runs in this process, else None.
+
+    The app makes its working folders there too, so whatever a session leaves
+    on disk goes when its uploads go (the session ends or is dropped).
+
+        >>> session_folder("0b7c-session", Path(tempfile.mkdtemp())).name
+        '0b7c-session'
+    """
+    root = folder if folder is not None else spool_folder()
+    if not _SAFE_ID.match(session_id) or not root.is_dir():
+        return None
+    path = root / session_id
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
 
 
 class _Refused(Exception):
@@ -131,6 +151,8 @@ class UploadSpool:
         self._parts = _streamlit_parts()
         if self._parts is not None and not _private_folder(self.folder):
             self._parts = None
+        if folder is None:
+            _remove_folders_of_ended_processes(self.folder.parent)
         self._hooked: set[int] = set()
         self._lock = threading.Lock()
         # Sessions still open when the server stops are not ended one by one: their files go here.
@@ -380,6 +402,26 @@ def _private_folder(folder: Path) -> bool:
     _LOGGER.warning("Uploads go through Streamlit's own route (held in memory): %s is not a private folder "
                     "of this user", folder)
     return False
+
+
+def _remove_folders_of_ended_processes(parent: Path) -> None:
+    """Delete the upload folders earlier app processes left behind (stopped by a signal, not an exit)."""
+    for folder in parent.glob("toolkit-app-uploads-*"):
+        pid = folder.name.rpartition("-")[2]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # that process still runs
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue  # another user's process: not ours to judge
+        try:
+            if folder.is_dir() and not folder.is_symlink() and folder.stat().st_uid == os.getuid():
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _delete_spooled_files_on_removal(manager: Any, folder: Path) -> None:

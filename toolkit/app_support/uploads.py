@@ -170,9 +170,17 @@ def kind_of(file_name: str) -> str:
     )
 
 
-def new_workdir() -> Path:
-    """A private folder for one upload (removed by ``PreparedFile.close``)."""
-    return Path(tempfile.mkdtemp(prefix="toolkit-app-"))
+def new_workdir(session_id: str | None = None) -> Path:
+    """A private folder for one upload (removed by ``PreparedFile.close``).
+
+    With the upload middleware running (``serve_app.py``) and a ``session_id``
+    it is made in that session's upload folder, so it is deleted with the
+    session's uploads even if the page never closes it.
+    """
+    from toolkit.app_support.upload_spool import session_folder
+
+    within = session_folder(session_id) if session_id else None
+    return Path(tempfile.mkdtemp(prefix="work-" if within else "toolkit-app-", dir=within))
 
 
 #: Chunk size when an upload is written to disk (never a second copy of the file in memory).
