@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -77,7 +78,9 @@ def main() -> None:
         size = path.stat().st_size
         port = subprocess.check_output([sys.executable, "-c", "import socket; s=socket.socket(); "
                                         "s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"], text=True).strip()
-        env = {**os.environ, "TOOLKIT_API_URL": "", "TOOLKIT_APP_DEMO": "0", "TOOLKIT_APP_DATA": f"{folder}/data"}
+        # The app's temporary files (the spooled upload, its working folders) go with this folder.
+        env = {**os.environ, "TOOLKIT_API_URL": "", "TOOLKIT_APP_DEMO": "0", "TOOLKIT_APP_DATA": f"{folder}/data",
+               "TMPDIR": folder}
         log = open(Path(folder) / "streamlit.log", "wb")
         app = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", args.entry, "--server.address", "127.0.0.1", "--server.port",
@@ -122,7 +125,7 @@ def main() -> None:
                 ticks = stat.read().split()
             cpu_s = (int(ticks[13]) + int(ticks[14])) / os.sysconf("SC_CLK_TCK")
         finally:
-            app.terminate()
+            app.send_signal(signal.SIGINT)  # as Ctrl-C stops `make run`: the app's exit handlers run
             app.wait(30)
             log.close()
     peak_over = (after["VmHWM"] - baseline) * 1024
