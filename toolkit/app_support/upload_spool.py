@@ -19,10 +19,10 @@ drops after ``server.disconnectedSessionTTL`` without ending it, loses its
 files at the next upload after that; the folder goes when the process exits
 (or, after a kill, when the next app process starts). The app keeps its
 working folders in the session's folder (``session_folder``), so they go
-with it. An oversized, malformed or aborted
-upload leaves no file. If the Streamlit objects it needs are missing (another
-Streamlit version), the middleware passes every request on to Streamlit's
-own route and logs one line.
+with it. An oversized, malformed or aborted upload leaves no file. If the
+Streamlit objects it needs are missing (another Streamlit version), the
+middleware passes every request on to Streamlit's own route and logs one
+line.
 
 It is installed by the app's entry script (``serve_app.py``)::
 
