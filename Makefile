@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(VENV)/bin/streamlit run app.py --server.address 127.0.0.1
+	$(VENV)/bin/streamlit run serve_app.py --server.address 127.0.0.1
 
 serve: install
 	$(VENV)/bin/toolkit serve

@@ -1,4 +1,4 @@
-"""The toolkit's Streamlit app: `make run` (streamlit run app.py --server.address 127.0.0.1).
+"""The toolkit's Streamlit app: `make run` (streamlit run serve_app.py, which serves this script).
 
 Every URL runs this script: it builds the navigation (``st.navigation``
 over the page scripts in ``app_pages/``, a folder Streamlit does not treat as

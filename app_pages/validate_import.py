@@ -10,6 +10,7 @@ from toolkit.app_support.validate_view import (
     conversion_form,
     held_prepared,
     import_controls,
+    release_held,
     prepare_once,
     show_prepared,
 )
@@ -21,6 +22,7 @@ uploaded = st.file_uploader(
     key="validate.upload",
 )
 if uploaded is None:
+    release_held()  # a removed upload leaves nothing on disk
     st.info("The file is validated here first: nothing is sent to the import API until you press Import.")
     st.stop()
 
@@ -28,9 +30,11 @@ name = uploaded.name
 with show_errors(f"Reading {name}"):
     kind = uploads.kind_of(name)
     if kind == "cc5":
-        # The upload is written to disk once, in chunks; the engine reads that file.
+        # The engine reads the upload from disk: the file streamed there as it arrived
+        # (serve_app.py), or the widget's bytes written once, in chunks.
         prepare_once(uploaded.file_id, name,
-                     lambda work, progress: uploads.prepare_cc5(name, uploaded, work, progress=progress))
+                     lambda work, progress: uploads.prepare_cc5(name, uploads.upload_path(uploaded, work), work,
+                                                                progress=progress))
     else:
         conversion_form(uploaded, kind)
 

@@ -1,21 +1,24 @@
 """Benchmark: Streamlit's memory while the app validates a large upload (target: peak < 2x the file).
 
-Starts ``streamlit run app.py`` (embedded service, no demo) on a loopback
-port, opens it in Debian's Chromium through Playwright, drops a generated
+Starts the app as `make run` does, ``streamlit run serve_app.py`` (or
+``--entry app.py``: Streamlit's own upload route), embedded service, no
+demo, on a loopback port, opens it in Debian's Chromium through Playwright, drops a generated
 cc5 file of ``--megabytes`` MB on Validate & import and waits for the
 verdict. The Streamlit process's resident memory is read from
 ``/proc/<pid>/status``: ``VmRSS`` once the page is up (baseline) and
-``VmHWM`` (the peak) after the verdict. The upload is held by Streamlit
-(1x), written to disk once in chunks, and validated by the engine from that
-file; the figure is the peak over the baseline, against the file size.
+``VmHWM`` (the peak) after the verdict. Through ``serve_app.py`` the upload
+streams to disk as it arrives and the engine validates that file (a child
+process for large files); through ``app.py`` Streamlit holds the upload in
+memory. The figure is the peak over the baseline, against the file size.
 
-    .venv/bin/python benchmarks/bench_app_memory.py [--megabytes 200]
+    .venv/bin/python benchmarks/bench_app_memory.py [--megabytes 200] [--entry serve_app.py|app.py]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -66,6 +69,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megabytes", type=int, default=200)
+    parser.add_argument("--entry", default="serve_app.py", choices=["serve_app.py", "app.py"],
+                        help="the script `streamlit run` starts (default: what `make run` starts)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-app-memory-") as folder:
         path = Path(folder) / "big_customers.cc5txt"
@@ -73,10 +78,12 @@ def main() -> None:
         size = path.stat().st_size
         port = subprocess.check_output([sys.executable, "-c", "import socket; s=socket.socket(); "
                                         "s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"], text=True).strip()
-        env = {**os.environ, "TOOLKIT_API_URL": "", "TOOLKIT_APP_DEMO": "0", "TOOLKIT_APP_DATA": f"{folder}/data"}
+        # The app's temporary files (the spooled upload, its working folders) go with this folder.
+        env = {**os.environ, "TOOLKIT_API_URL": "", "TOOLKIT_APP_DEMO": "0", "TOOLKIT_APP_DATA": f"{folder}/data",
+               "TMPDIR": folder}
         log = open(Path(folder) / "streamlit.log", "wb")
         app = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port",
+            [sys.executable, "-m", "streamlit", "run", args.entry, "--server.address", "127.0.0.1", "--server.port",
              port, "--server.headless", "true"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}"
@@ -118,12 +125,13 @@ def main() -> None:
                 ticks = stat.read().split()
             cpu_s = (int(ticks[13]) + int(ticks[14])) / os.sysconf("SC_CLK_TCK")
         finally:
-            app.terminate()
+            app.send_signal(signal.SIGINT)  # as Ctrl-C stops `make run`: the app's exit handlers run
             app.wait(30)
             log.close()
     peak_over = (after["VmHWM"] - baseline) * 1024
     load = ", ".join(f"{n:.2f}" for n in os.getloadavg())
-    print(f"Upload of {size / 1e6:,.0f} MB ({rows:,} rows) validated in the app (load average {load})")
+    print(f"Upload of {size / 1e6:,.0f} MB ({rows:,} rows) validated in the app, `streamlit run {args.entry}` "
+          f"(load average {load})")
     print(f"  upload to verdict: {seconds:.1f} s wall; Streamlit process CPU total {cpu_s:.1f} s")
     print(f"  Streamlit RSS: {baseline / 1024:,.0f} MB before, peak {after['VmHWM'] / 1024:,.0f} MB, "
           f"{after['VmRSS'] / 1024:,.0f} MB after")

@@ -6,14 +6,20 @@ Import the fixtures into a test module to use them:
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import streamlit as st
 
@@ -33,6 +39,52 @@ def free_port() -> int:
 @pytest.fixture
 def unused_port() -> int:
     return free_port()
+
+
+#: What `make run` starts: the app with uploads streamed to disk.
+APP_ENTRY = "serve_app.py"
+
+
+@dataclass
+class AppServer:
+    url: str
+    started: float  # time.monotonic() when `streamlit run` was started
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def run_app(env: dict[str, str], log: Path, *, entry: str = APP_ENTRY, options: tuple[str, ...] = ()
+            ) -> Iterator[AppServer]:
+    """`streamlit run <entry>` on a free port of 127.0.0.1 with ``env`` added; yields it once healthy."""
+    port = free_port()
+    started = time.monotonic()
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", entry, "--server.address", "127.0.0.1",
+             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+             *options],
+            cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, f"streamlit exited; see {log}"
+                try:
+                    if httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok":
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "streamlit did not come up within 60 s"
+                time.sleep(0.3)
+            yield AppServer(url, started, process)
+        finally:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
 
 
 @pytest.fixture

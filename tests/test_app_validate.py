@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import random
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -445,3 +446,49 @@ def test_a_large_file_is_validated_in_a_child_process_with_the_same_results(app_
     # A profile asked for later comes from a child too.
     other.profile = None
     assert other.compute_profile().equals(one.profile) and started == ["toolkit-app-validate"] * 2
+
+
+def spooled_upload(name: str, data: bytes, spool: Path, monkeypatch, mime: str = "text/plain") -> AppTest:
+    """An upload as `serve_app.py` hands it over: no bytes in the widget, the file in the upload folder."""
+    monkeypatch.setattr("toolkit.app_support.upload_spool.spool_folder", lambda: spool)
+    app = AppTest.from_file(PAGE, default_timeout=60).run()
+    widget = app.file_uploader[0].set_value((name, b"", mime))
+    file_id = widget._files[0][0]  # AppTest's own record of the file id it hands the widget
+    (spool / "session").mkdir(parents=True, exist_ok=True)
+    (spool / "session" / file_id).write_bytes(data)
+    app.run()
+    assert not app.exception
+    return app
+
+
+def test_a_spooled_upload_is_validated_from_its_file_not_the_widgets_bytes(app_api, monkeypatch, tmp_path):
+    file = demo_text("bad_values", rows=30, seed=8)
+    app = spooled_upload(file.name, file.data.encode(), tmp_path / "spool", monkeypatch)
+    prepared = app.session_state[PREPARED_KEY][1]
+    assert prepared.name == file.name
+    assert prepared.path.read_bytes() == file.data.encode()
+    assert prepared.report.data_rows == 30 and prepared.report.counts  # the defects were found
+    spooled = next((tmp_path / "spool" / "session").iterdir())
+    assert prepared.path.stat().st_ino == spooled.stat().st_ino  # linked, not copied through memory
+
+
+def test_removing_the_upload_deletes_the_pages_working_folders(app_api, monkeypatch, tmp_path):
+    file = demo_text("bad_values", rows=30, seed=8)
+    app = spooled_upload(file.name, file.data.encode(), tmp_path / "spool", monkeypatch)
+    workdir = app.session_state[PREPARED_KEY][1].path.parent
+    assert workdir.is_dir()
+    app.file_uploader[0].set_value(None).run()
+    assert not app.exception
+    assert not workdir.exists() and PREPARED_KEY not in app.session_state
+    assert app.info[0].value.startswith("The file is validated here first")
+
+
+def test_a_spooled_table_is_converted_from_its_file(app_api, monkeypatch, tmp_path):
+    app = spooled_upload("customers.csv", b"code,region\nC1,eu\nC2,us\n", tmp_path / "spool", monkeypatch,
+                         mime="text/csv")
+    app.text_input(key="validate.convert.entity").input("customer")
+    app.text_input(key="validate.convert.workspace").input("ws-app-spool")
+    app.button[0].click().run()
+    assert not app.exception
+    prepared = app.session_state[PREPARED_KEY][1]
+    assert prepared.report.data_rows == 2 and prepared.report.ok

@@ -1,4 +1,4 @@
-"""Real browser runs: `streamlit run app.py` on a loopback port, Debian's Chromium through Playwright.
+"""Real browser runs: the app as `make run` starts it (`streamlit run serve_app.py`) on a loopback port, Debian's Chromium through Playwright.
 
 1. A cold start on a deep link (/dashboard) with the embedded service: the same
    navigation as at /, the demo history filling with its progress in view,
@@ -12,21 +12,18 @@ Screenshots go to test-artifacts/ (looked at by a person; the tests check text).
 
 from __future__ import annotations
 
-import os
 import random
+import re
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from toolkit.demo import make_demo_file
 
-from app_helpers import ROOT, free_port
+from app_helpers import ROOT, run_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -44,52 +41,32 @@ pytestmark = [
 ]
 
 
-def serve_app(env: dict[str, str], log_name: str) -> Iterator[str]:
-    """`streamlit run app.py` on 127.0.0.1 with ``env``; yields its URL once healthy."""
+SPOOLS: dict[str, Path] = {}  # URL -> the server's upload folder (upload_spool)
+
+
+def serve_app(env: dict[str, str], log_name: str, temp: Path) -> Iterator[str]:
+    """The app as `make run` starts it (``APP_ENTRY``) on 127.0.0.1 with ``env`` and its temporary
+    folder in ``temp``; yields its URL once healthy."""
     ARTIFACTS.mkdir(exist_ok=True)
-    port = free_port()
-    log = open(ARTIFACTS / log_name, "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    APP_STARTED[url] = time.monotonic()
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"streamlit exited; see test-artifacts/{log_name}"
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok":
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "streamlit did not come up within 60 s"
-            time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        log.close()
+    temp.mkdir(exist_ok=True)
+    with run_app({**env, "TMPDIR": str(temp)}, ARTIFACTS / log_name) as server:
+        APP_STARTED[server.url] = server.started
+        SPOOLS[server.url] = temp / f"toolkit-app-uploads-{server.process.pid}"
+        yield server.url
 
 
 @pytest.fixture
 def embedded_app(tmp_path) -> Iterator[str]:
     """The app on its own embedded service, a fresh data folder and a small demo history."""
     env = {"TOOLKIT_API_URL": "", "TOOLKIT_APP_DATA": str(tmp_path / "data"), "TOOLKIT_APP_DEMO": "80"}
-    yield from serve_app(env, "browser-embedded-streamlit.log")
+    yield from serve_app(env, "browser-embedded-streamlit.log", tmp_path / "tmp")
 
 
 @pytest.fixture
-def streamlit_app(live_service) -> Iterator[str]:
+def streamlit_app(live_service, tmp_path) -> Iterator[str]:
     """The app talking to the live service."""
     env = {"TOOLKIT_API_URL": live_service.url, "TOOLKIT_API_KEY": live_service.api_key, "TOOLKIT_API": "portal"}
-    yield from serve_app(env, "browser-streamlit.log")
+    yield from serve_app(env, "browser-streamlit.log", tmp_path / "tmp")
 
 
 @pytest.fixture
@@ -194,6 +171,12 @@ def test_validate_filter_import_then_from_a_failure_to_its_rejected_rows(streaml
     # Validate: the verdict, then the findings filtered by one code.
     page.locator("input[type=file]").set_input_files(str(path))
     expect(page.get_by_text(f"{name} cannot be imported: file-level errors")).to_be_visible(timeout=60_000)
+    # The upload streamed to the server's upload folder; the widget shows its name and size as ever.
+    spooled = [p for p in SPOOLS[streamlit_app].glob("*/*") if p.is_file()]
+    assert [p.read_bytes() for p in spooled] == [path.read_bytes()]
+    chip = page.get_by_test_id("stFileChip").get_attribute("aria-label") or ""  # "<name>, 3.9KB"
+    shown = re.fullmatch(rf"{re.escape(name)}, (\d+(?:\.\d+)?)KB", chip)
+    assert shown and abs(float(shown[1]) - len(text.encode()) / 1000) <= 0.05, chip  # kB of 1000 bytes
     pick(page, "Code", "FOOTER_COUNT_MISMATCH")
     expect(page.get_by_text(f"1 of {bad_rows + 1} findings match.")).to_be_visible(timeout=30_000)
     shot(page, "browser-validate-findings.png")
@@ -235,3 +218,26 @@ def test_validate_filter_import_then_from_a_failure_to_its_rejected_rows(streaml
     # The grid fits: no column runs past the table's right edge.
     scroller = grid.locator(".dvn-scroller").first
     assert scroller.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the imports table scrolls sideways"
+
+
+def test_removing_the_upload_from_the_widget_deletes_its_file(streamlit_app, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    name, text, _ = defective_file(f"ws-browser-{secrets.token_hex(3)}")
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(streamlit_app, wait_until="domcontentloaded")
+    expect(page.get_by_role("heading", name="Validate & import")).to_be_visible(timeout=60_000)
+    page.locator("input[type=file]").set_input_files(str(path))
+    expect(page.get_by_text(f"{name} cannot be imported: file-level errors")).to_be_visible(timeout=60_000)
+    spool = SPOOLS[streamlit_app]
+    # The spooled upload, and the page's working folder (in the session's folder) with its link to it.
+    assert sorted(p.is_file() for p in spool.glob("*/*")) == [False, True]
+    assert name in [p.name for p in spool.glob("*/work-*/*")]
+    page.get_by_test_id("stFileChipDeleteBtn").click()
+    expect(page.get_by_text("The file is validated here first")).to_be_visible(timeout=30_000)
+    deadline = time.monotonic() + 10
+    while list(spool.glob("*/*")):
+        assert time.monotonic() < deadline, f"the removed upload left {list(spool.rglob('*'))} on the server"
+        time.sleep(0.1)

@@ -30,7 +30,9 @@ Internal control flow, never raised to a caller of the library (so not under
 answer was lost; the client asks for the status), ``toolkit.client.upload._FileChanged``,
 ``toolkit.service.processing.Interrupted`` and ``toolkit.service.processing._Failure``
 (turned into a FAILED import), and ``toolkit.service.body_guard._BodyRefused`` (a BaseException that abandons an
-oversized request body; the guard answers 413 itself).
+oversized request body; the guard answers 413 itself), and the app's upload middleware's
+``toolkit.app_support.upload_spool._Refused`` (an upload it answers with a 4xx itself) and
+``toolkit.app_support.upload_spool._Aborted`` (the browser went away mid-upload).
 ``tests/test_surface.py`` checks this list against the package's classes.
 
 Example:

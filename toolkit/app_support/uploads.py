@@ -12,8 +12,8 @@ the page shows comes from it, so reruns do not re-read the file.
 
 from __future__ import annotations
 
-import io
 import multiprocessing
+import os
 import shutil
 import sys
 import tempfile
@@ -46,7 +46,7 @@ __all__ = [
     "kind_of",
     "new_workdir",
     "save_upload",
-    "table_columns",
+    "upload_path",
     "table_schema",
     "prepare_cc5",
     "convert_table",
@@ -170,9 +170,17 @@ def kind_of(file_name: str) -> str:
     )
 
 
-def new_workdir() -> Path:
-    """A private folder for one upload (removed by ``PreparedFile.close``)."""
-    return Path(tempfile.mkdtemp(prefix="toolkit-app-"))
+def new_workdir(session_id: str | None = None) -> Path:
+    """A private folder for one upload (removed by ``PreparedFile.close``).
+
+    With the upload middleware running (``serve_app.py``) and a ``session_id``
+    it is made in that session's upload folder, so it is deleted with the
+    session's uploads even if the page never closes it.
+    """
+    from toolkit.app_support.upload_spool import session_folder
+
+    within = session_folder(session_id) if session_id else None
+    return Path(tempfile.mkdtemp(prefix="work-" if within else "toolkit-app-", dir=within))
 
 
 #: Chunk size when an upload is written to disk (never a second copy of the file in memory).
@@ -185,7 +193,7 @@ def save_upload(name: str, data: bytes | memoryview | BinaryIO, workdir: Path) -
     ``data`` is bytes or a readable file object (Streamlit's ``UploadedFile``,
     rewound first): the file is copied ``SAVE_CHUNK_BYTES`` at a time.
 
-        >>> save_upload("a.csv", io.BytesIO(b"x,y\\n"), Path(tempfile.mkdtemp())).read_bytes()
+        >>> save_upload("a.csv", b"x,y\\n", Path(tempfile.mkdtemp())).read_bytes()
         b'x,y\\n'
     """
     path = workdir / (Path(name).name or "upload")
@@ -196,6 +204,34 @@ def save_upload(name: str, data: bytes | memoryview | BinaryIO, workdir: Path) -
             data.seek(0)
             shutil.copyfileobj(data, out, SAVE_CHUNK_BYTES)
     return path
+
+
+def upload_path(uploaded: Any, workdir: Path, *, spool: Path | None = None) -> Path:
+    """The upload as a file in ``workdir``, without the file's bytes passing through memory.
+
+    When the app runs from ``serve_app.py`` the upload was streamed to disk as
+    it arrived (``upload_spool``) and ``uploaded`` (Streamlit's
+    ``UploadedFile``) holds no bytes: that file is hard-linked into
+    ``workdir`` (copied on disk across file systems), so removing the upload
+    from the widget and closing the prepared file each delete only their own
+    name. Otherwise (``streamlit run app.py``, AppTest) the widget's bytes are
+    written once, in chunks. ``spool`` is the upload folder (default: this
+    process's).
+
+        >>> upload_path(st.file_uploader("File"), new_workdir())     # doctest: +SKIP
+        PosixPath('/tmp/toolkit-app-.../customers.cc5txt')
+    """
+    from toolkit.app_support.upload_spool import spooled_file
+
+    spooled = spooled_file(str(uploaded.file_id), spool)
+    if spooled is None:
+        return save_upload(uploaded.name, uploaded, workdir)
+    target = workdir / (Path(uploaded.name).name or "upload")
+    try:
+        os.link(spooled, target)
+    except OSError:  # another file system: a disk-to-disk copy, still nothing in memory
+        shutil.copyfile(spooled, target)
+    return target
 
 
 def table_schema(name: str, path: Path) -> pd.DataFrame:
@@ -224,38 +260,18 @@ def table_schema(name: str, path: Path) -> pd.DataFrame:
     )
 
 
-def table_columns(name: str, data: bytes | BinaryIO) -> list[str]:
-    """The column names of an uploaded CSV or Parquet file (for the keys picker).
-
-    ``data`` may be a seekable file object (Streamlit's upload): only the
-    CSV's first line or the Parquet footer is read, and it is rewound.
-
-        >>> table_columns("t.csv", b"code,name\\n1,a\\n")
-        ['code', 'name']
-    """
-    source = io.BytesIO(data) if isinstance(data, bytes) else data
-    try:
-        if kind_of(name) == "parquet":
-            import pyarrow.parquet as pq
-
-            return list(pq.read_schema(source).names)
-        return [str(c) for c in pd.read_csv(source, nrows=0, dtype="string").columns]
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise ConfigError(f"{name}: cannot read its columns: {exc}") from None
-    finally:
-        source.seek(0)
-
-
 def prepare_cc5(
-    name: str, data: bytes | memoryview | BinaryIO, workdir: Path, *, max_bytes: int | None = None,
+    name: str, data: bytes | memoryview | BinaryIO | Path, workdir: Path, *, max_bytes: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> PreparedFile:
-    """Save an uploaded cc5 file (in chunks), validate it, and compute its preview and profile.
+    """Validate an uploaded cc5 file and compute its preview and profile.
 
+    ``data`` is the upload already on disk in ``workdir`` (``upload_path``),
+    or its bytes / a file object, saved there first (in chunks).
     ``progress`` receives the engine's ``ProgressEvent`` s (stage "validate").
     """
-    return _prepare(save_upload(name, data, workdir), "cc5", max_bytes=max_bytes, progress=progress,
-                    shown_name=name)
+    path = data if isinstance(data, Path) else save_upload(name, data, workdir)
+    return _prepare(path, "cc5", max_bytes=max_bytes, progress=progress, shown_name=name)
 
 
 def convert_table(

@@ -26,8 +26,8 @@ from toolkit.app_support.uploads import (
     PreparedFile,
     convert_table,
     new_workdir,
-    save_upload,
     table_schema,
+    upload_path,
 )
 from toolkit.app_support.ui import show_errors, status_badge
 from toolkit.client import ImportOptions
@@ -39,6 +39,7 @@ __all__ = [
     "prepare_once",
     "conversion_form",
     "held_prepared",
+    "release_held",
     "show_prepared",
     "import_controls",
     "POLL_SECONDS",
@@ -64,6 +65,24 @@ PREPARED_KEY = "validate.prepared"
 TABLE_KEY = "validate.table"
 
 
+def _workdir() -> Path:
+    """A working folder for this session's upload (in its upload folder when uploads are spooled)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    return new_workdir(context.session_id if context is not None else None)
+
+
+def release_held() -> None:
+    """Delete the working folders of the upload the widget no longer holds (the user removed it)."""
+    held = st.session_state.pop(PREPARED_KEY, None)
+    if held is not None:
+        held[1].close()
+    table = st.session_state.pop(TABLE_KEY, None)
+    if table is not None:
+        shutil.rmtree(table[1], ignore_errors=True)
+
+
 def held_prepared(prefix: str) -> tuple[str, PreparedFile] | None:
     """The (upload key, prepared file) held for an upload whose key starts with ``prefix``."""
     held = st.session_state.get(PREPARED_KEY)
@@ -87,7 +106,7 @@ def prepare_once(
     if held is not None:
         held[1].close()
         st.session_state.pop(PREPARED_KEY)
-    workdir = new_workdir()
+    workdir = _workdir()
     latest: dict[str, ProgressEvent] = {}
     outcome: dict[str, Any] = {}
 
@@ -232,8 +251,8 @@ def conversion_form(uploaded: Any, kind: str) -> None:
     if held is None or held[0] != uploaded.file_id:
         if held is not None:
             shutil.rmtree(held[1], ignore_errors=True)
-        workdir = new_workdir()
-        path = save_upload(name, uploaded, workdir)
+        workdir = _workdir()
+        path = upload_path(uploaded, workdir)
         held = (uploaded.file_id, workdir, path, table_schema(name, path))
         st.session_state[TABLE_KEY] = held
     _, _, path, schema = held
