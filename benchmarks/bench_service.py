@@ -3,7 +3,7 @@
 1. Upload and import a file of ``--rows`` rows (default 3,000,000) through the
    portal API of a ``toolkit.local_service()`` (real uvicorn, embedded moto
    S3); report import rows/s and the ratio of the import time to a local
-   ``toolkit.validate`` of the same file in this process (target <= 3x).
+   ``toolkit.validate`` of the same file in this process (issue 11: target <= 1.5x, must <= 2.0x; the engine is loaded before the baseline is timed).
 2. ``--pollers`` (default 50) concurrent pollers look up a file's status for
    ``--seconds`` (default 20) while further imports of the same file run;
    report latency percentiles (target p99 <= 50 ms). Enough uploaded copies
@@ -134,7 +134,7 @@ def main() -> None:
             print(f"import: {import_s:.2f} s = {args.rows / import_s:,.0f} rows/s; "
                   f"{file['SuccessfulCount']:,} applied, {file['FailureCount']:,} rejected")
             ratio = import_s / validate_s
-            print(f"import / validate = {ratio:.2f}x (target <= 3x)")
+            print(f"import / validate = {ratio:.2f}x (target <= 1.5x, must <= 2.0x)")
 
             # Status look-ups while imports of the same file run back to back:
             # enough copies are queued to keep the worker busy for the whole window.
