@@ -29,6 +29,19 @@ from toolkit.demo import make_demo_file
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def inotify_watches(pid: int) -> int:
+    """How many inotify watches process ``pid`` holds (0 when it uses none)."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if os.readlink(fd) == "anon_inode:inotify":
+                count += sum(1 for line in Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text().splitlines()
+                             if line.startswith("inotify"))
+        except OSError:
+            continue  # closed meanwhile
+    return count
+
+
 def free_port() -> int:
     """A port nothing listens on at 127.0.0.1 (right now)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -23,7 +23,7 @@ import pytest
 
 from toolkit.demo import make_demo_file
 
-from app_helpers import ROOT, run_app
+from app_helpers import ROOT, inotify_watches, run_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -42,6 +42,7 @@ pytestmark = [
 
 
 SPOOLS: dict[str, Path] = {}  # URL -> the server's upload folder (upload_spool)
+APP_PIDS: dict[str, int] = {}  # URL -> the streamlit process
 
 
 def serve_app(env: dict[str, str], log_name: str, temp: Path) -> Iterator[str]:
@@ -51,6 +52,7 @@ def serve_app(env: dict[str, str], log_name: str, temp: Path) -> Iterator[str]:
     temp.mkdir(exist_ok=True)
     with run_app({**env, "TMPDIR": str(temp)}, ARTIFACTS / log_name) as server:
         APP_STARTED[server.url] = server.started
+        APP_PIDS[server.url] = server.process.pid
         SPOOLS[server.url] = temp / f"toolkit-app-uploads-{server.process.pid}"
         yield server.url
 
@@ -121,6 +123,10 @@ def test_a_cold_deep_link_gets_the_same_app_and_a_usable_dashboard(embedded_app,
     # Every KPI value fits its tile at 1280 px.
     for value in page.get_by_test_id("stMetricValue").all():
         assert value.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), value.inner_text()
+    # The file watcher polls the app's files: no recursive inotify watch of the
+    # repository (.venv, the data folder the demo just wrote to), no overflow.
+    assert inotify_watches(APP_PIDS[embedded_app]) == 0
+    assert "Inotify queue overflowed" not in (ARTIFACTS / "browser-embedded-streamlit.log").read_text()
     print(f"first page {first_page_s:.1f} s after the browser asked, {since_run_s:.1f} s after `streamlit run`; "
           f"demo history done {time.monotonic() - APP_STARTED[embedded_app]:.1f} s after it")
 
