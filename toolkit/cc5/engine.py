@@ -47,10 +47,10 @@ def _sql_list(items: Iterable[object]) -> str:
 class Scan:
     """One file on one connection: the per-line table and the typed data.
 
-    ``label``: the file's name in findings. ``keep_typed``: keep each 10
-    row's typed values in the per-line table (columns ``f0``, ``f1``... in
-    field order), computed in the same pass: the import plan applies them
-    from there, without a second split or cast of the file.
+    ``label``: the file's name in findings. ``keep_typed``: keep each
+    accepted 10 row's typed values in the per-line table (field ``i`` in
+    column :meth:`typed_column`), computed in the same pass: the import plan
+    applies them from there, without a second split or cast of the file.
     """
 
     def __init__(
@@ -224,7 +224,7 @@ WITH s AS (
     SELECT line, rt, raw, enc_ok,
            CASE WHEN rt IN ('10', '90') THEN {data_errs}
                 WHEN rt IN {_NON_DATA} THEN NULL
-                ELSE [{unknown}] END AS errs{sel_keys}, p
+                ELSE [{unknown}] END AS errs{sel_keys}{', p' if self.keep_typed else ''}
     FROM c
 )
 SELECT line, rt, errs, NOT enc_ok AS bad_enc,
