@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from toolkit.cc5.header import Field, HeadScan, scan_head
 from toolkit.cc5.source import LINE_SCHEMA, Progress, line_batches, prefetch
-from toolkit.cc5.values import INVALID_CODE, ident, lit, typed_sql, valid_sql
+from toolkit.cc5.values import INVALID_CODE, cast_sql, ident, lit, typed_sql, valid_sql
 
 __all__ = ["Scan", "HEADER_ROW_TYPES", "RESERVED_ROW_TYPES"]
 
@@ -157,10 +157,17 @@ class Scan:
         fc10 = f"(nv = {n_fields} OR (nv = {n_fields + 1} AND p[{n_fields + 2}] = ''))" if n_fields else "true"
         fc90 = f"(nv = {n_keys} OR (nv = {n_keys + 1} AND p[{n_keys + 2}] = ''))" if n_keys else "true"
 
-        # c: one flag per check
+        # c: the casts a check and the typed value share, computed once (t<i>)
+        # (JSON only when typed values are kept: validation alone is cheaper with json_valid)
+        cast_cols = {i: f"CASE WHEN v{i} <> '' THEN {cast} END AS t{i}"
+                     for i, f in enumerate(self.fields)
+                     if (cast := cast_sql(f.type, f"v{i}")) is not None
+                     and (self.keep_typed or f.type not in ("object", "list"))}
+
+        # c2: one flag per check
         flag_cols, entries, key_entries, flags = [], [], [], []
         for i, f in enumerate(self.fields):
-            check = valid_sql(f.type, f"v{i}")
+            check = valid_sql(f.type, f"v{i}", cast=f"t{i}" if i in cast_cols else None)
             if check is not None:
                 flag_cols.append(f"(v{i} <> '' AND NOT {check}) AS bad{i}")
                 flags.append(f"bad{i}")
@@ -184,7 +191,10 @@ class Scan:
         for j, (_k, fi) in enumerate(self.keys):
             if fi is None:
                 continue
-            key_cols.append(f"CASE WHEN fc THEN {typed_sql(self.fields[fi].type, f'v{fi}')} END AS k{j}")
+            if fi in cast_cols:  # valid: its cast, already computed
+                key_cols.append(f"CASE WHEN fc AND v{fi} <> '' AND NOT bad{fi} THEN t{fi} END AS k{j}")
+            else:
+                key_cols.append(f"CASE WHEN fc THEN {typed_sql(self.fields[fi].type, f'v{fi}')} END AS k{j}")
 
         fc_row = "{'code': 'FIELD_COUNT', 'field': NULL::VARCHAR, 'value': CAST(nv AS VARCHAR)}"
         unknown = "{'code': 'UNKNOWN_ROW_TYPE', 'field': NULL::VARCHAR, 'value': left(rt, 200)}"
@@ -195,6 +205,7 @@ class Scan:
             else "NULL"
         )
         sel_values = (", " + ", ".join(value_cols)) if value_cols else ""
+        sel_casts = "".join(", " + col for col in cast_cols.values())
         sel_flags = (", " + ", ".join(flag_cols)) if flag_cols else ""
         sel_keys = (", " + ", ".join(key_cols)) if key_cols else ""
         key_names = "".join(f", k{j}" for j, (_k, fi) in enumerate(self.keys) if fi is not None)
@@ -202,12 +213,15 @@ class Scan:
             # the key's hash, computed in the parallel pass: duplicate keys are looked for by it
             key_names += f", hash({key_names[2:]}) AS kh"
         raw_col = "CASE WHEN errs IS NOT NULL OR rt NOT IN ('10', '90') OR NOT enc_ok THEN raw END"
-        typed_cols = ""
+        typed_cols, carried = "", ""
         if self.keep_typed:
-            # the values of accepted rows passed their checks: cast without re-checking
-            typed_cols = "".join(
-                f", CASE WHEN rt = '10' AND errs IS NULL THEN {typed_sql(f.type, f'p[{i + 2}]', checked=True)} END AS f{i}"
-                for i, f in enumerate(self.fields) if i not in key_pos)  # a key field's value is its k column
+            # the values of accepted rows passed their checks: the shared cast, or a cast without re-checking;
+            # a key field's value is its k column
+            typed = {i: f"t{i}" if i in cast_cols else typed_sql(f.type, f"p[{i + 2}]", checked=True)
+                     for i, f in enumerate(self.fields) if i not in key_pos}
+            typed_cols = "".join(f", CASE WHEN rt = '10' AND errs IS NULL THEN {expr} END AS f{i}"
+                                 for i, expr in typed.items())
+            carried = ", p" + "".join(f", t{i}" for i in typed if i in cast_cols)
         return f"""
 CREATE TEMP TABLE {table} AS
 WITH s AS (
@@ -219,13 +233,15 @@ WITH s AS (
     SELECT *, CASE rt WHEN '10' THEN {fc10} WHEN '90' THEN {fc90} END AS fc{sel_values}
     FROM a
 ), c AS (
-    SELECT *{sel_flags} FROM b
+    SELECT *{sel_casts} FROM b
+), c2 AS (
+    SELECT *{sel_flags} FROM c
 ), d AS (
     SELECT line, rt, raw, enc_ok,
            CASE WHEN rt IN ('10', '90') THEN {data_errs}
                 WHEN rt IN {_NON_DATA} THEN NULL
-                ELSE [{unknown}] END AS errs{sel_keys}{', p' if self.keep_typed else ''}
-    FROM c
+                ELSE [{unknown}] END AS errs{sel_keys}{carried}
+    FROM c2
 )
 SELECT line, rt, errs, NOT enc_ok AS bad_enc,
        {raw_col} AS raw{key_names}{typed_cols}
