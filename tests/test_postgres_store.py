@@ -73,9 +73,9 @@ def test_a_dead_workers_file_is_requeued_and_its_late_apply_is_fenced(postgres_u
         try:
             with plan_import(path, con, expected_workspace="ws-a", progress=False) as plan:
                 with pytest.raises(StateChanged):  # the first claim may not apply any more
-                    store.apply_import(dead.replace(entity_type="customer"), plan, con, now=4.0,
+                    store.apply_import(dead.replace(entity_type="customer"), plan, con, clock=lambda: 4.0,
                                        rejected_key=None, max_findings=10)
-                done = store.apply_import(again.replace(entity_type="customer"), plan, con, now=4.0,
+                done = store.apply_import(again.replace(entity_type="customer"), plan, con, clock=lambda: 4.0,
                                           rejected_key=None, max_findings=10)
         finally:
             con.close()

@@ -51,7 +51,7 @@ def _apply(store: Store, tmp_path: Path, record: FileRecord, **cc5: Any) -> File
     try:
         with plan_import(path, con, expected_workspace=record.workspace_id, progress=False) as plan:
             assert plan.report.importable
-            return store.apply_import(record.replace(entity_type=plan.entity_type), plan, con, now=9.0,
+            return store.apply_import(record.replace(entity_type=plan.entity_type), plan, con, clock=lambda: 9.0,
                                       rejected_key=None, max_findings=100)
     finally:
         con.close()
@@ -172,12 +172,35 @@ def test_schema_mismatch_applies_nothing(store: Store, tmp_path: Path) -> None:
     try:
         with plan_import(path, con, expected_workspace="ws-a", progress=False) as plan:
             with pytest.raises(SchemaMismatch, match="keys"):
-                store.apply_import(record.replace(entity_type="customer"), plan, con, now=3.0,
+                store.apply_import(record.replace(entity_type="customer"), plan, con, clock=lambda: 3.0,
                                    rejected_key=None, max_findings=10)
     finally:
         con.close()
     assert store.get_file(record.file_id).status == "PROCESSING"
     assert sorted(_rows(store)) == ["C0000000", "C0000001"]
+
+
+def test_the_end_time_is_read_once_the_rows_are_in(store: Store, tmp_path: Path) -> None:
+    """process_end_time is when the import ended, not when its apply began (seconds apart at 3M rows)."""
+    from toolkit.cc5 import plan_import
+
+    record = _claimed(store)
+    path = make_cc5(tmp_path, rows=3, workspace="ws-a")
+    seen: list[dict[str, float]] = []
+    con = store.engine_connection()
+    try:
+        with plan_import(path, con, expected_workspace="ws-a", progress=False) as plan:
+            def clock() -> float:  # DuckDB: what the apply's own connection holds when the store asks
+                seen.append({} if store.shared else dict(con.execute(
+                    f"SELECT customer_code, credit FROM {store.table_name('ws-a', 'customer')}").fetchall()))
+                return 7.0
+            done = store.apply_import(record.replace(entity_type="customer"), plan, con, clock=clock,
+                                      rejected_key=None, max_findings=10)
+    finally:
+        con.close()
+    assert done.process_end_time == 7.0 and len(seen) == 1
+    if not store.shared:  # PostgreSQL's rows are in its own uncommitted transaction, out of sight here
+        assert sorted(seen[0]) == ["C0000000", "C0000001", "C0000002"]
 
 
 def test_findings_and_failure_are_recorded(store: Store, tmp_path: Path) -> None:
@@ -188,7 +211,7 @@ def test_findings_and_failure_are_recorded(store: Store, tmp_path: Path) -> None
     con = store.engine_connection()
     try:
         with plan_import(path, con, expected_workspace="ws-a", progress=False) as plan:
-            done = store.apply_import(record.replace(entity_type="customer"), plan, con, now=3.0,
+            done = store.apply_import(record.replace(entity_type="customer"), plan, con, clock=lambda: 3.0,
                                       rejected_key="ws-a/rej.csv", max_findings=1)
     finally:
         con.close()

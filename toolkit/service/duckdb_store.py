@@ -423,7 +423,7 @@ class DuckDBStore:
         return table
 
     def apply_import(
-        self, record: FileRecord, plan: Any, con: duckdb.DuckDBPyConnection, *, now: float,
+        self, record: FileRecord, plan: Any, con: duckdb.DuckDBPyConnection, *, clock: Callable[[], float],
         rejected_key: str | None, max_findings: int,
     ) -> FileRecord:
         """Apply ``plan`` and mark the file FINISHED, all in one transaction."""
@@ -444,7 +444,8 @@ class DuckDBStore:
                         con, record.file_id,
                         f"status = '{FINISHED}', successful_count = ?, failure_count = ?, process_end_time = ?, "
                         "rejected_key = ?, entity_type = ?, failure_code = NULL, failure_message = NULL",
-                        [int(plan.successful_count), int(plan.failure_count), now, rejected_key, record.entity_type],
+                        [int(plan.successful_count), int(plan.failure_count), clock(), rejected_key,
+                         record.entity_type],
                     )
                     con.execute("COMMIT")
                 except BaseException:

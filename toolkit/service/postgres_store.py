@@ -375,7 +375,7 @@ class PostgresStore:
             return TableRows(columns, cur.fetchall())
 
     def apply_import(
-        self, record: FileRecord, plan: Any, con: duckdb.DuckDBPyConnection, *, now: float,
+        self, record: FileRecord, plan: Any, con: duckdb.DuckDBPyConnection, *, clock: Callable[[], float],
         rejected_key: str | None, max_findings: int,
     ) -> FileRecord:
         """Apply ``plan`` and mark the file FINISHED, in one PostgreSQL transaction."""
@@ -391,7 +391,7 @@ class PostgresStore:
                 f"UPDATE files SET status = '{FINISHED}', successful_count = %s, failure_count = %s, "
                 "process_end_time = %s, rejected_key = %s, entity_type = %s, failure_code = NULL, "
                 f"failure_message = NULL, lease_until = NULL WHERE file_id = %s RETURNING {_SELECT}",
-                [int(plan.successful_count), int(plan.failure_count), now, rejected_key, record.entity_type,
+                [int(plan.successful_count), int(plan.failure_count), clock(), rejected_key, record.entity_type,
                  record.file_id]).fetchone()
             conn.execute(_NOTIFY)  # delivered at commit: the workspace's next file may go
         return _record(row)

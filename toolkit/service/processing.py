@@ -198,7 +198,7 @@ class Processor:
             try:
                 started = time.perf_counter()
                 done = self.store.apply_import(
-                    record, plan, con, now=self.clock(), rejected_key=rejected_key,
+                    record, plan, con, clock=self.clock, rejected_key=rejected_key,
                     max_findings=self.config.max_findings_per_file,
                 )
                 log.info("file %s: applied in %.2f s", record.file_id, time.perf_counter() - started)
