@@ -80,8 +80,6 @@ class Scan:
         # results, computed once
         self.rows_table: str | None = None
         self.footer_line: int | None = None
-        #: accepted rows whose key repeats: (line, keys, first_line, last_line); None when no key repeats
-        self.dups_table: str | None = None
         self._lines: str | None = None
         self._footer_known = False
 

@@ -126,8 +126,8 @@ def plan_import(
     # already found the keys that repeat (few): the earlier rows of those are
     # left out, every other accepted row applies as it is (no grouping of all keys).
     live = accepted
-    if scan.dups_table is not None:
-        live += f" AND line NOT IN (SELECT line FROM {scan.dups_table} WHERE line < last_line)"
+    if report._dups_table is not None:
+        live += f" AND line NOT IN (SELECT line FROM {report._dups_table} WHERE line < last_line)"
     key_select = ", ".join(f"{kn[j]} AS {ident(k)}" for j, k in enumerate(keys))
     # The rows to apply and their typed values come from the per-line table:
     # the pass typed them, the file is not read or split again.

@@ -39,8 +39,11 @@ class ValidationReport:
         rejected_rows: int,
         owns_connection: bool,
         accepted_rows: int | None = None,
+        dups_table: str | None = None,
     ) -> None:
         self._scan = scan
+        #: accepted rows whose key repeats (line, keys, first_line, last_line); None when no key repeats
+        self._dups_table = dups_table
         self._con = scan.con
         self._table = findings_table
         self.path = scan.label

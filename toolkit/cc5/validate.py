@@ -188,6 +188,7 @@ FROM {rows} WHERE rt IN ('04', '05', '06', '07', '08', '09') AND errs IS NULL AN
     # duplicate keys among accepted rows: the key hashes (8 bytes a row, computed in the pass)
     # are sorted; exact keys are compared only for the hashes that repeat
     keys = [(k, fi) for k, fi in scan.keys]
+    dups: str | None = None
     if keys and all(fi is not None for _k, fi in keys):
         kcols = [f"k{j}" for j in range(len(keys))]
         klist = ", ".join(kcols)
@@ -205,7 +206,6 @@ SELECT line, {klist}, min(line) OVER (PARTITION BY {klist}) AS first_line,
        max(line) OVER (PARTITION BY {klist}) AS last_line
 FROM {rows} WHERE {accepted} AND kh IN (SELECT kh FROM {dup})
 """)
-            scan.dups_table = dups
             con.execute(f"""
 INSERT INTO {table}
 SELECT 'DUPLICATE_KEY', 'warning', 'warning', line, {lit(kfields)}, left({kvalue}, 200),
@@ -214,7 +214,7 @@ FROM {dups} WHERE line > first_line
 """)
     bar.finish(int(last_line))
     return ValidationReport(scan=scan, findings_table=table, data_rows=int(data_rows), delete_rows=int(delete_rows),
-                            rejected_rows=int(rejected), owns_connection=owns_connection)
+                            rejected_rows=int(rejected), owns_connection=owns_connection, dups_table=dups)
 
 
 def _repeated_hashes(hashes: Any) -> np.ndarray:  # a numpy array (fetchnumpy may type it as a Categorical)
