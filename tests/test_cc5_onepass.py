@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.cc5 import validate
+from toolkit.cc5 import open_cc5, plan_import, validate
 
 HEADER = (
     "00|ACME|cc5|20261122093000|ref-1\n01|customer|ws-eu|bk-main|CRM|UPSERT\n02|code\n"
@@ -89,6 +90,28 @@ def test_a_rows_findings_are_those_of_its_values(tmp_path_factory, verdicts, row
     for i, (r, _t) in enumerate(rows):
         expected = set().union(*(verdicts[(f, v)] for f, v in r.items()))
         assert got.get(i + 5, set()) == expected, lines[i]
+
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(row_st, min_size=1, max_size=30))
+def test_the_import_applies_what_open_cc5_reads(tmp_path_factory, rows) -> None:
+    """Per key, the plan's row is the typed values open_cc5 reads from its last accepted row
+    (escapes decoded; arrays, whose list the apply builds, included)."""
+    path = tmp_path_factory.mktemp("pl") / "p.cc5txt"
+    lines = ["10|" + "|".join(r[f] for f in FIELDS) + "|" for r in rows]
+    path.write_text(HEADER + "\n".join(lines) + f"\n99|{len(lines)}|\n", encoding="utf-8")
+    with validate(path) as report:
+        rejected = {f.line for f in report.findings if f.level == "row"}
+    with open_cc5(path) as opened:
+        typed = opened.data.fetchall()
+    expected = {}
+    for i, row in enumerate(typed):  # line i + 5; the last accepted row of a key wins
+        if i + 5 not in rejected:
+            expected[row[0]] = row
+    with plan_import(path, duckdb.connect()) as plan:
+        applied = plan.upserts.fetchall()
+    assert sorted(applied, key=repr) == sorted(expected.values(), key=repr)
 
 
 def _clean(tmp_path: Path, rows: list[str], footer: int | None = None, name: str = "q.cc5txt") -> Path:

@@ -215,7 +215,10 @@ class Scan:
         if self.keep_typed:
             # the values of accepted rows passed their checks: the shared cast, or a cast without re-checking;
             # a key field's value is its k column
-            typed = {i: f"t{i}" if i in cast_cols else typed_sql(f.type, f"p[{i + 2}]", checked=True)
+            # (an array keeps its raw text: its list is built once, by the apply's SELECT (typed_column),
+            # instead of being written here and copied there)
+            typed = {i: f"t{i}" if i in cast_cols else f"p[{i + 2}]" if f.type == "array"
+                     else typed_sql(f.type, f"p[{i + 2}]", checked=True)
                      for i, f in enumerate(self.fields) if i not in key_pos}
             typed_cols = "".join(f", CASE WHEN rt = '10' AND errs IS NULL THEN {expr} END AS f{i}"
                                  for i, expr in typed.items())
@@ -251,6 +254,8 @@ FROM d
         for j, (_k, fi) in enumerate(self.keys):
             if fi == index:
                 return f"k{j}"
+        if self.fields[index].type == "array":  # kept raw by the pass: its list is built here, once
+            return typed_sql("array", f"f{index}", checked=True)
         return f"f{index}"
 
     def build_rows(self) -> str:

@@ -438,7 +438,14 @@ class DuckDBStore:
                     if con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchall()[0][0]:  # a new table: nothing to replace
                         con.execute(f"DELETE FROM {table} AS t USING _tk_touched AS s WHERE {match}")
                     columns = ", ".join(quote_ident(c) for c in codes)
-                    con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _tk_upserts")
+                    # an entity table's rows have no order (as in PostgreSQL): DuckDB may insert them in
+                    # parallel without keeping the file's (about a fifth less CPU at 3M rows)
+                    order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+                    con.execute("SET preserve_insertion_order = false")
+                    try:
+                        con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _tk_upserts")
+                    finally:
+                        con.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
                     self._insert_findings(con, record.file_id, plan.report, max_findings)
                     row = _end_processing(
                         con, record.file_id,
