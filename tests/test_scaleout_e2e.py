@@ -140,13 +140,15 @@ def test_two_apis_two_workers_twenty_files_in_trigger_order(postgres_url: str, m
 
 
 def _copying_worker(url: str, dep: Deployment) -> Any:
-    """The worker process whose connection is running a COPY into PostgreSQL, if any."""
+    """The worker process whose connection is running a COPY of rows into PostgreSQL (the rows go
+    straight into the data table, or into a staging table of keys), if any."""
     import psutil
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
         ports = [p for (p,) in conn.execute(
-            "SELECT client_port FROM pg_stat_activity WHERE query LIKE 'COPY _tk_%' AND state = 'active'")]
+            "SELECT client_port FROM pg_stat_activity WHERE query LIKE 'COPY %FROM STDIN%' "
+            "AND query NOT LIKE 'COPY findings%' AND state = 'active'")]
     for worker in dep.workers:
         mine = {c.laddr.port for c in psutil.Process(worker.pid).net_connections(kind="tcp")}
         if mine & set(ports):

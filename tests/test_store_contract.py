@@ -223,3 +223,62 @@ def test_findings_and_failure_are_recorded(store: Store, tmp_path: Path) -> None
     assert (failed.status, failed.failure_code, failed.failure_count) == ("FAILED", "STORAGE_ERROR", 3)
     with pytest.raises(StateChanged):
         store.fail_file(other, code="X", message="again", now=5.0)
+
+
+TRICKY_HEADER = (
+    "00|ACME|cc5|20261122093000|ref\n01|customer|ws-a|bk|CRM|UPSERT\n02|code\n"
+    "03|code:string|n:int|x:number|b:bool|d:date|tags:array|obj:object|lst:list|note:string\n"
+)
+TRICKY_ROWS = [
+    '10|a|9223372036854775807|1e-7|true|20240229235959|x,y#/#z,"q",back\\slash,NULL,{}|'
+    '{"k":"say \\"hi\\"","t":"a\\\\b"}|[1,"\\\\N",null]|tab\there#Enter#\\N and "quotes", é ✓\\|',
+    "10|b|-9223372036854775808|1.7976931348623157e308|FALSE|00010101|\\N|{}|[]|\\\\.|",
+    "10|c||||||||\\.|",
+    "10|d|0|-0.5|0|99991231|,x|||",  # an empty array element: rejected
+]
+
+
+def _plain(value: Any, is_json: bool = False) -> Any:
+    """A read-back value compared by meaning: JSON parsed, arrays as lists, missing as None."""
+    import json
+
+    import pandas as pd
+
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        value = value.tolist()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if is_json and isinstance(value, str):
+        return json.loads(value)
+    if value is None or (not isinstance(value, (list, str)) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+def test_every_type_and_escape_reaches_the_table_as_open_cc5_reads_it(store: Store, tmp_path: Path) -> None:
+    """Tabs, backslashes, ``\\N``, quotes, CR LF, array literals, JSON, 64-bit and double extremes: the
+    table holds what ``open_cc5`` reads from the file (PostgreSQL: through COPY's text format)."""
+    from toolkit.cc5 import open_cc5, plan_import
+
+    path = tmp_path / "tricky.cc5txt"
+    path.write_text(TRICKY_HEADER + "\n".join(TRICKY_ROWS) + f"\n99|{len(TRICKY_ROWS)}|\n", encoding="utf-8")
+    with open_cc5(path) as opened:
+        expected = {row[0]: [_plain(v, i in (6, 7)) for i, v in enumerate(row)] for row in opened.data.fetchall()[:3]}
+    record = _claimed(store)
+    con = store.engine_connection()
+    try:
+        with plan_import(path, con, expected_workspace="ws-a", progress=False) as plan:
+            done = store.apply_import(record.replace(entity_type="customer"), plan, con, clock=lambda: 3.0,
+                                      rejected_key=None, max_findings=10)
+    finally:
+        con.close()
+    assert (done.successful_count, done.failure_count) == (3, 1)
+    table = store.read_table("ws-a", "customer")
+    got = {row[0]: [_plain(v, i in (6, 7)) for i, v in enumerate(row)] for row in table.fetchall()}
+    assert got == expected
+    assert expected["a"][5] == ["x", "y|z", '"q"', "back\\slash", "NULL", "{}"]
+    assert expected["a"][8] == 'tab\there\r\n\\N and "quotes", é ✓\\'
+    assert expected["b"][5] == ["\\N"] and expected["b"][8] == "\\\\."
+    assert expected["c"][1:] == [None] * 7 + ["\\."]

@@ -1,8 +1,11 @@
 """The PostgreSQL store's bulk apply: the rows of an engine plan (DuckDB
-relations) go to PostgreSQL with binary ``COPY`` into temporary tables, fed
-from Arrow batches, then one ``DELETE ... USING`` and one ``INSERT ...
-SELECT`` into the workspace/entity table; findings go by ``COPY`` too. No
-per-row INSERT. Every function runs inside the caller's transaction.
+relations) go to PostgreSQL by ``COPY``: the touched keys into a temporary
+table for one ``DELETE ... USING`` (skipped while the table has no rows), the
+upserts straight into the workspace/entity table; findings go by ``COPY``
+too. DuckDB writes each row as a line of ``COPY``'s text format
+(:func:`copy_line_sql`), and each Arrow batch of those lines is sent as the
+one buffer it already is: no per-row Python, no per-row INSERT. Every
+function runs inside the caller's transaction.
 
     >>> pg_type("DOUBLE")
     ('double precision', 'float8')
@@ -11,12 +14,14 @@ per-row INSERT. Every function runs inside the caller's transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
+
+import pyarrow as pa
 
 from toolkit.service.store import SchemaMismatch
 
-__all__ = ["apply_rows", "insert_findings", "prepare_table", "pg_ident", "pg_type", "FINDING_COLUMNS"]
+__all__ = ["apply_rows", "copy_line_sql", "insert_findings", "prepare_table", "pg_ident", "pg_type",
+           "FINDING_COLUMNS"]
 
 FINDING_COLUMNS = ["line", "code", "severity", "level", "field", "value", "message"]
 _COPY_BATCH_ROWS = 50_000
@@ -86,35 +91,92 @@ def prepare_table(conn: Any, ws: str, entity: str, plan: Any, new_table: str) ->
     return table
 
 
-def stage(conn: Any, name: str, batches: Iterable[Any], columns: list[tuple[str, str]]) -> None:
-    """A temp table ``name`` (dropped at commit) with the rows of ``batches``
-    (Arrow record batches), sent by binary COPY."""
+def _copy_text_sql(text: str, *, gate: bool = True) -> str:
+    """A text value escaped for COPY's text format (backslash, tab, LF and CR). ``gate``: most values
+    have none of them, and four ``contains`` cost less than four ``replace`` (not for an expression
+    too costly to evaluate five times)."""
+    specials = " OR ".join(f"contains({text}, {c})" for c in ("'\\'", "chr(9)", "chr(10)", "chr(13)"))
+    escaped = (f"replace(replace(replace(replace({text}, '\\', '\\\\'), chr(9), '\\t'), chr(10), '\\n'), "
+               f"chr(13), '\\r')")
+    return f"CASE WHEN {specials} THEN {escaped} ELSE {text} END" if gate else escaped
+
+
+def _copy_value_sql(column: str, duckdb_type: str) -> str:
+    """One column's value in COPY's text format; ``\\N`` for NULL."""
+    kind = duckdb_type.upper()
+    if kind == "VARCHAR[]":
+        # a PostgreSQL array literal: every element double-quoted, \ and " escaped inside
+        element = "'\"' || replace(replace(x, '\\', '\\\\'), '\"', '\\\"') || '\"'"
+        text = f"'{{' || array_to_string(list_transform({column}, lambda x: {element}), ',') || '}}'"
+        return f"coalesce({_copy_text_sql(text, gate=False)}, '\\N')"
+    if kind in ("BIGINT", "DOUBLE", "BOOLEAN", "TIMESTAMP"):
+        return f"coalesce(CAST({column} AS VARCHAR), '\\N')"  # no character COPY would read as special
+    return f"coalesce({_copy_text_sql(f'CAST({column} AS VARCHAR)')}, '\\N')"  # VARCHAR, JSON
+
+
+def copy_line_sql(columns: list[tuple[str, str]]) -> str:
+    """SQL (DuckDB) of a row as one line of PostgreSQL ``COPY``'s text format, newline included.
+
+    >>> print(copy_line_sql([("n", "BIGINT")]))
+    coalesce(CAST("n" AS VARCHAR), '\\N') || chr(10)
+    """
+    values = " || chr(9) || ".join(_copy_value_sql(pg_ident(code), t) for code, t in columns)
+    return f"{values} || chr(10)"
+
+
+def stage(conn: Any, name: str, rows: Any, columns: list[tuple[str, str]]) -> None:
+    """A temp table ``name`` (dropped at commit) with the rows of ``rows`` (a DuckDB relation)."""
     conn.execute(f"CREATE TEMP TABLE {name} ("
                  + ", ".join(f"{pg_ident(code)} {pg_type(t)[1]}" for code, t in columns)
                  + ") ON COMMIT DROP")
+    copy_rows(conn, name, rows, columns)
+
+
+def copy_rows(conn: Any, table: str, rows: Any, columns: list[tuple[str, str]]) -> None:
+    """COPY the rows of ``rows`` (a DuckDB relation) into ``columns`` of ``table``.
+
+    DuckDB formats each row as a COPY text line; every Arrow batch of lines
+    goes to PostgreSQL as its one data buffer (the lines end to end).
+    """
+    if not columns:
+        return
+    conn.execute("SET LOCAL client_encoding TO 'UTF8'")  # the lines are DuckDB's UTF-8 bytes, sent as they are
+    lines = rows.project(f"{copy_line_sql(columns)} AS line")
+    reader = lines.to_arrow_reader(_COPY_BATCH_ROWS) if hasattr(lines, "to_arrow_reader") \
+        else lines.fetch_record_batch(_COPY_BATCH_ROWS)
     with conn.cursor() as cur, cur.copy(
-        f"COPY {name} ({', '.join(pg_ident(c) for c, _ in columns)}) FROM STDIN (FORMAT BINARY)"
+        f"COPY {table} ({', '.join(pg_ident(c) for c, _ in columns)}) FROM STDIN (FORMAT TEXT)"
     ) as copy:
-        copy.set_types([pg_type(t)[1] for _, t in columns])
-        for batch in batches:
-            for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
-                copy.write_row(row)
+        for batch in reader:
+            if batch.num_rows:
+                copy.write(_text_buffer(batch.column(0)))
+
+
+def _text_buffer(array: Any) -> memoryview:
+    """The bytes of a string array's values end to end (its data buffer between the first and last offset)."""
+    if array.null_count:
+        raise ValueError("a COPY line is NULL")  # copy_line_sql never makes one
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = array.cast(pa.large_string())  # e.g. a string view
+    width = 8 if pa.types.is_large_string(array.type) else 4
+    _validity, offsets, data = array.buffers()
+    first, last = (int.from_bytes(offsets[(array.offset + i) * width:(array.offset + i + 1) * width], "little",
+                                  signed=True) for i in (0, len(array)))
+    return memoryview(data)[first:last]
 
 
 def apply_rows(conn: Any, table: str, plan: Any) -> None:
     """Apply the plan to ``table`` in file order: every touched key's rows go,
-    then the upserts (a key's last 10 row) come in."""
+    then the upserts (a key's last 10 row) come in, by COPY straight into the
+    table (a JSON value becomes jsonb as COPY reads it; a column this file
+    lacks stays NULL)."""
     keys = list(plan.keys)
     types = {f.code: f.duckdb_type for f in plan.fields}
-    stage(conn, "_tk_touched", plan.touched_batches(_COPY_BATCH_ROWS), [(k, types[k]) for k in keys])
-    stage(conn, "_tk_upserts", plan.upsert_batches(_COPY_BATCH_ROWS), [(f.code, f.duckdb_type) for f in plan.fields])
-    if keys:
+    if keys and conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:  # else nothing to replace
+        stage(conn, "_tk_touched", plan.touched, [(k, types[k]) for k in keys])
         match = " AND ".join(f"t.{pg_ident(k)} = s.{pg_ident(k)}" for k in keys)
         conn.execute(f"DELETE FROM {table} AS t USING _tk_touched AS s WHERE {match}")
-    columns = ", ".join(pg_ident(f.code) for f in plan.fields)
-    values = ", ".join(f"{pg_ident(f.code)}::jsonb" if f.duckdb_type == "JSON" else pg_ident(f.code)
-                       for f in plan.fields)
-    conn.execute(f"INSERT INTO {table} ({columns}) SELECT {values} FROM _tk_upserts")
+    copy_rows(conn, table, plan.upserts, [(f.code, f.duckdb_type) for f in plan.fields])
 
 
 def insert_findings(conn: Any, file_id: str, report: Any, limit: int) -> None:
