@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy as np
@@ -108,9 +107,11 @@ UPDATE {rows} SET errs = [{{'code': 'MISPLACED_ROW', 'field': NULL::VARCHAR, 'va
 WHERE rt IN ('04', '05', '06', '07', '08', '09') AND {body}
   AND line > (SELECT min(line) FROM {rows} WHERE rt IN ('10', '90'))
 """)
-    data_rows, delete_rows, rejected, last_line = con.execute(
+    accepted = f"errs IS NULL AND rt IN ('10', '90') AND {body}"
+    data_rows, delete_rows, rejected, accepted_rows, last_line = con.execute(
         f"SELECT count(*) FILTER (WHERE rt = '10' AND {body}), count(*) FILTER (WHERE rt = '90' AND {body}), "
-        f"count(*) FILTER (WHERE errs IS NOT NULL AND {body}), max(line) FROM {rows}"
+        f"count(*) FILTER (WHERE errs IS NOT NULL AND {body}), count(*) FILTER (WHERE {accepted}), max(line) "
+        f"FROM {rows}"
     ).fetchall()[0]
     last_line = max([x for x in (last_line, *head.header_lines) if x is not None] or [0])
 
@@ -194,8 +195,7 @@ FROM {rows} WHERE rt IN ('04', '05', '06', '07', '08', '09') AND errs IS NULL AN
         klist = ", ".join(kcols)
         kvalue = " || '|' || ".join(f"CAST({c} AS VARCHAR)" for c in kcols)
         kfields = ",".join(k for k, _ in keys)
-        accepted = f"errs IS NULL AND rt IN ('10', '90') AND {body}"
-        repeated = _repeated_hashes(con.execute(f"SELECT kh FROM {rows} WHERE {accepted}").fetchnumpy()["kh"])
+        repeated = _repeated_hashes(_fetch_hashes(con, f"SELECT kh FROM {rows} WHERE {accepted}", accepted_rows))
         if len(repeated):
             # the rows of keys that really repeat, with the first and last line of their key
             dups = scan.name("dups")
@@ -217,9 +217,22 @@ FROM {dups} WHERE line > first_line
                             rejected_rows=int(rejected), owns_connection=owns_connection, dups_table=dups)
 
 
-def _repeated_hashes(hashes: Any) -> np.ndarray:  # a numpy array (fetchnumpy may type it as a Categorical)
+def _fetch_hashes(con: duckdb.DuckDBPyConnection, sql: str, count: int) -> np.ndarray:
+    """The ``count`` key hashes ``sql`` selects, streamed into one array (a fetched result would be held
+    twice at the peak: DuckDB's copy and numpy's, 16 bytes a row)."""
+    hashes = np.empty(count, dtype=np.uint64)
+    filled = 0
+    for batch in con.sql(sql).to_arrow_reader(1 << 20):
+        column = batch.column(0).to_numpy(zero_copy_only=False)
+        hashes[filled:filled + len(column)] = column
+        filled += len(column)
+    if filled != count:  # the per-line table does not change between the count and this read
+        raise RuntimeError(f"expected {count} key hashes, read {filled}")
+    return hashes
+
+
+def _repeated_hashes(hashes: np.ndarray) -> np.ndarray:
     """The values that occur more than once (a sort: cheaper than a hash table of millions of keys)."""
-    hashes = np.asarray(hashes)
     hashes.sort()  # in place: the fetched array is ours, a sorted copy would add 8 bytes a row to the peak
     return np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
 
