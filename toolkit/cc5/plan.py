@@ -30,9 +30,10 @@ class ImportPlan:
 
     Apply it as ``DELETE ... WHERE key IN touched`` then ``INSERT ... FROM upserts``
     (a 10 row replaces the whole record: nulls overwrite), on the plan's own
-    connection: the rows never pass through Python. For another database
-    (PostgreSQL ``COPY``), :meth:`upsert_batches` and :meth:`touched_batches`
-    stream the same rows as Arrow record batches. When ``report.importable``
+    connection: the rows never pass through Python. For another database,
+    :meth:`upsert_batches` and :meth:`touched_batches` stream the same rows
+    as Arrow record batches (the PostgreSQL store formats them as ``COPY``
+    lines in DuckDB instead: ``toolkit/service/postgres_apply.py``). When ``report.importable``
     is false the relations are empty. The relations read the plan's temp
     tables (the file is read once, by validation): :meth:`close` drops them.
 

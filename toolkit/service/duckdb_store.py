@@ -439,7 +439,7 @@ class DuckDBStore:
                         con.execute(f"DELETE FROM {table} AS t USING _tk_touched AS s WHERE {match}")
                     columns = ", ".join(quote_ident(c) for c in codes)
                     # an entity table's rows have no order (as in PostgreSQL): DuckDB may insert them in
-                    # parallel without keeping the file's (about a fifth less CPU at 3M rows)
+                    # parallel without keeping the file's (about a fifth less wall time at 3M rows)
                     order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
                     con.execute("SET preserve_insertion_order = false")
                     try:
