@@ -44,9 +44,14 @@ def _record(store: Store, workspace: str = "ws-a", *, now: float, status: str = 
 
 def _apply(store: Store, tmp_path: Path, record: FileRecord, **cc5: Any) -> FileRecord:
     """Plan a sample file on the store's engine connection and apply it."""
+    return _apply_file(store, make_cc5(tmp_path, workspace=record.workspace_id, name=f"{record.file_id}.cc5txt", **cc5),
+                       record)
+
+
+def _apply_file(store: Store, path: Path, record: FileRecord) -> FileRecord:
+    """Plan ``path`` on the store's engine connection and apply it."""
     from toolkit.cc5 import plan_import
 
-    path = make_cc5(tmp_path, workspace=record.workspace_id, name=f"{record.file_id}.cc5txt", **cc5)
     con = store.engine_connection()
     try:
         with plan_import(path, con, expected_workspace=record.workspace_id, progress=False) as plan:
@@ -260,20 +265,13 @@ def _plain(value: Any, is_json: bool = False) -> Any:
 def test_every_type_and_escape_reaches_the_table_as_open_cc5_reads_it(store: Store, tmp_path: Path) -> None:
     """Tabs, backslashes, ``\\N``, quotes, CR LF, array literals, JSON, 64-bit and double extremes: the
     table holds what ``open_cc5`` reads from the file (PostgreSQL: through COPY's text format)."""
-    from toolkit.cc5 import open_cc5, plan_import
+    from toolkit.cc5 import open_cc5
 
     path = tmp_path / "tricky.cc5txt"
     path.write_text(TRICKY_HEADER + "\n".join(TRICKY_ROWS) + f"\n99|{len(TRICKY_ROWS)}|\n", encoding="utf-8")
     with open_cc5(path) as opened:
         expected = {row[0]: [_plain(v, i in (6, 7)) for i, v in enumerate(row)] for row in opened.data.fetchall()[:3]}
-    record = _claimed(store)
-    con = store.engine_connection()
-    try:
-        with plan_import(path, con, expected_workspace="ws-a", progress=False) as plan:
-            done = store.apply_import(record.replace(entity_type="customer"), plan, con, clock=lambda: 3.0,
-                                      rejected_key=None, max_findings=10)
-    finally:
-        con.close()
+    done = _apply_file(store, path, _claimed(store))
     assert (done.successful_count, done.failure_count) == (3, 1)
     table = store.read_table("ws-a", "customer")
     got = {row[0]: [_plain(v, i in (6, 7)) for i, v in enumerate(row)] for row in table.fetchall()}
@@ -282,3 +280,14 @@ def test_every_type_and_escape_reaches_the_table_as_open_cc5_reads_it(store: Sto
     assert expected["a"][8] == 'tab\there\r\n\\N and "quotes", é ✓\\'
     assert expected["b"][5] == ["\\N"] and expected["b"][8] == "\\\\."
     assert expected["c"][1:] == [None] * 7 + ["\\."]
+
+
+def test_a_json_key_is_replaced_by_the_next_import(store: Store, tmp_path: Path) -> None:
+    """A key of type object compares by its JSON value in both stores (PostgreSQL: jsonb to jsonb)."""
+    for n in range(2):
+        path = tmp_path / f"json-key-{n}.cc5txt"
+        path.write_text("00|ACME|cc5|20261122093000|ref\n01|customer|ws-a|bk|CRM|UPSERT\n02|obj\n"
+                        f'03|obj:object|v:int\n10|{{"a":1}}|{n}|\n10|{{"a":2}}|{n}|\n99|2|\n', encoding="utf-8")
+        assert _apply_file(store, path, _claimed(store, now=1.0 + n)).status == "FINISHED"
+    rows = store.read_table("ws-a", "customer").fetchall()
+    assert sorted(((_plain(obj, True), v) for obj, v in rows), key=repr) == [({"a": 1}, 1), ({"a": 2}, 1)]

@@ -8,7 +8,7 @@ one buffer it already is: no per-row Python, no per-row INSERT. Every
 function runs inside the caller's transaction.
 
     >>> pg_type("DOUBLE")
-    ('double precision', 'float8')
+    'double precision'
 """
 
 from __future__ import annotations
@@ -27,15 +27,16 @@ FINDING_COLUMNS = ["line", "code", "severity", "level", "field", "value", "messa
 _COPY_BATCH_ROWS = 50_000
 _DB_NOW = "extract(epoch from clock_timestamp())::double precision"
 
-#: engine (DuckDB) column type -> (PostgreSQL type of the imported table, COPY type of the staging table)
-_PG_TYPES: dict[str, tuple[str, str]] = {
-    "VARCHAR": ("text", "text"),
-    "BIGINT": ("bigint", "int8"),
-    "DOUBLE": ("double precision", "float8"),
-    "BOOLEAN": ("boolean", "bool"),
-    "TIMESTAMP": ("timestamp without time zone", "timestamp"),
-    "VARCHAR[]": ("text[]", "text[]"),
-    "JSON": ("jsonb", "text"),  # staged as text, cast on insert
+#: engine (DuckDB) column type -> its PostgreSQL type (of the imported table and of a staging table:
+#: COPY's text format reads every one of them, JSON into jsonb)
+_PG_TYPES: dict[str, str] = {
+    "VARCHAR": "text",
+    "BIGINT": "bigint",
+    "DOUBLE": "double precision",
+    "BOOLEAN": "boolean",
+    "TIMESTAMP": "timestamp without time zone",
+    "VARCHAR[]": "text[]",
+    "JSON": "jsonb",
 }
 
 
@@ -48,9 +49,9 @@ def pg_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def pg_type(duckdb_type: str) -> tuple[str, str]:
-    """(column type, COPY type) in PostgreSQL for an engine (DuckDB) column type."""
-    return _PG_TYPES.get(duckdb_type.upper(), ("text", "text"))
+def pg_type(duckdb_type: str) -> str:
+    """The PostgreSQL column type for an engine (DuckDB) column type."""
+    return _PG_TYPES.get(duckdb_type.upper(), "text")
 
 
 def prepare_table(conn: Any, ws: str, entity: str, plan: Any, new_table: str) -> str:
@@ -63,7 +64,7 @@ def prepare_table(conn: Any, ws: str, entity: str, plan: Any, new_table: str) ->
                        "AND entity_type = %s", [ws, entity]).fetchone()
     if row is None:
         table = new_table
-        columns = ", ".join(f"{pg_ident(f.code)} {pg_type(f.duckdb_type)[0]}" for f in plan.fields)
+        columns = ", ".join(f"{pg_ident(f.code)} {pg_type(f.duckdb_type)}" for f in plan.fields)
         conn.execute(f"CREATE TABLE {table} ({columns})")
         if keys:
             conn.execute(f"CREATE INDEX ON {table} ({', '.join(pg_ident(k) for k in keys)})")
@@ -81,7 +82,7 @@ def prepare_table(conn: Any, ws: str, entity: str, plan: Any, new_table: str) ->
             "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", [table]).fetchall()
     }
     for f in plan.fields:
-        wanted = pg_type(f.duckdb_type)[0]
+        wanted = pg_type(f.duckdb_type)
         found = current.get(f.code.lower())
         if found is None:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {pg_ident(f.code)} {wanted}")
@@ -125,9 +126,10 @@ def copy_line_sql(columns: list[tuple[str, str]]) -> str:
 
 
 def stage(conn: Any, name: str, rows: Any, columns: list[tuple[str, str]]) -> None:
-    """A temp table ``name`` (dropped at commit) with the rows of ``rows`` (a DuckDB relation)."""
+    """A temp table ``name`` (dropped at commit) with the rows of ``rows`` (a DuckDB relation), its
+    columns of the data table's types (so a JSON key compares as jsonb with the table's)."""
     conn.execute(f"CREATE TEMP TABLE {name} ("
-                 + ", ".join(f"{pg_ident(code)} {pg_type(t)[1]}" for code, t in columns)
+                 + ", ".join(f"{pg_ident(code)} {pg_type(t)}" for code, t in columns)
                  + ") ON COMMIT DROP")
     copy_rows(conn, name, rows, columns)
 
