@@ -30,7 +30,7 @@ import duckdb
 import pyarrow as pa
 
 from toolkit.cc5.header import Field, HeadScan, scan_head
-from toolkit.cc5.source import LINE_SCHEMA, Progress, line_batches, prefetch
+from toolkit.cc5.source import LINE_SCHEMA, Progress, line_batches, prefetch, unordered
 from toolkit.cc5.values import INVALID_CODE, cast_sql, ident, lit, typed_sql, valid_sql
 
 __all__ = ["Scan", "HEADER_ROW_TYPES", "RESERVED_ROW_TYPES"]
@@ -264,13 +264,10 @@ FROM d
             return self.rows_table
         table = self.name("rows")
         source = self._lines if self._lines is not None else self._stream()
-        order = self.con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
         try:
-            # rows carry their line number: insertion order does not matter, parallelism does
-            self.con.execute("SET preserve_insertion_order = false")
-            self.progress.run(self.con, self.rows_sql(source, table))
+            with unordered(self.con):  # rows carry their line number: insertion order does not matter
+                self.progress.run(self.con, self.rows_sql(source, table))
         finally:
-            self.con.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
             if source != self._lines:
                 self._unregister(source)
         self.rows_table = table

@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from toolkit.progress import ProgressCallback, ProgressEvent
 
-__all__ = ["connect", "registered", "line_batches", "prefetch", "LINE_SCHEMA", "Progress", "ProgressArg", "DEFAULT_MEMORY_LIMIT"]
+__all__ = ["connect", "registered", "unordered", "line_batches", "prefetch", "LINE_SCHEMA", "Progress", "ProgressArg", "DEFAULT_MEMORY_LIMIT"]
 
 #: The memory limit of the connections the engine creates (beyond it DuckDB spills to disk).
 DEFAULT_MEMORY_LIMIT = "320MB"
@@ -203,6 +203,18 @@ def registered(con: duckdb.DuckDBPyConnection, data: object, name: str | None = 
         yield view
     finally:
         con.unregister(view)
+
+
+@contextmanager
+def unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """``preserve_insertion_order`` off for the ``with`` block, then as it was: statements whose
+    result order does not matter run in parallel."""
+    order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
 
 
 ProgressArg = Union[bool, None, ProgressCallback]

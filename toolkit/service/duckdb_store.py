@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from toolkit.cc5.findings import findings_to_arrow
-from toolkit.cc5.source import registered
+from toolkit.cc5.source import registered, unordered
 from toolkit.service.priority import run_lowered
 from toolkit.service.records import (
     FAILED, FINISHED, PENDING_UPLOAD, PROCESSING, QUEUED, FileQuery, FileRecord,
@@ -440,12 +440,8 @@ class DuckDBStore:
                     columns = ", ".join(quote_ident(c) for c in codes)
                     # an entity table's rows have no order (as in PostgreSQL): DuckDB may insert them in
                     # parallel without keeping the file's (about a fifth less wall time at 3M rows)
-                    order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-                    con.execute("SET preserve_insertion_order = false")
-                    try:
+                    with unordered(con):
                         con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _tk_upserts")
-                    finally:
-                        con.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
                     self._insert_findings(con, record.file_id, plan.report, max_findings)
                     row = _end_processing(
                         con, record.file_id,

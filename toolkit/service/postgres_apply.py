@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from toolkit.service.store import SchemaMismatch
@@ -144,12 +145,10 @@ def copy_rows(conn: Any, table: str, rows: Any, columns: list[tuple[str, str]]) 
         return
     conn.execute("SET LOCAL client_encoding TO 'UTF8'")  # the lines are DuckDB's UTF-8 bytes, sent as they are
     lines = rows.project(f"{copy_line_sql(columns)} AS line")
-    reader = lines.to_arrow_reader(_COPY_BATCH_ROWS) if hasattr(lines, "to_arrow_reader") \
-        else lines.fetch_record_batch(_COPY_BATCH_ROWS)
     with conn.cursor() as cur, cur.copy(
         f"COPY {table} ({', '.join(pg_ident(c) for c, _ in columns)}) FROM STDIN (FORMAT TEXT)"
     ) as copy:
-        for batch in reader:
+        for batch in lines.to_arrow_reader(_COPY_BATCH_ROWS):
             if batch.num_rows:
                 copy.write(_text_buffer(batch.column(0)))
 
@@ -160,11 +159,9 @@ def _text_buffer(array: Any) -> memoryview:
         raise ValueError("a COPY line is NULL")  # copy_line_sql never makes one
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         array = array.cast(pa.large_string())  # e.g. a string view
-    width = 8 if pa.types.is_large_string(array.type) else 4
     _validity, offsets, data = array.buffers()
-    first, last = (int.from_bytes(offsets[(array.offset + i) * width:(array.offset + i + 1) * width], "little",
-                                  signed=True) for i in (0, len(array)))
-    return memoryview(data)[first:last]
+    bounds = np.frombuffer(offsets, dtype=np.int64 if pa.types.is_large_string(array.type) else np.int32)
+    return memoryview(data)[int(bounds[array.offset]):int(bounds[array.offset + len(array)])]
 
 
 def apply_rows(conn: Any, table: str, plan: Any) -> None:
