@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,16 @@ def make_cc5(tmp_path: Path, rows: int = 10, workspace: str = "ws-eu", *, name: 
 def cc5_factory(tmp_path: Path) -> Callable[..., Path]:
     """``make_cc5`` bound to this test's tmp_path."""
     return lambda rows=10, workspace="ws-eu", **options: make_cc5(tmp_path, rows, workspace, **options)
+
+
+@pytest.fixture(autouse=True)
+def _app_work_folders_under_tmp_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """An AppTest session never ends, so the app never closes the work folders of its uploads
+    (``new_workdir``): in the app tests they go under pytest's temp root, which pytest prunes,
+    instead of piling up in the system temp folder."""
+    if request.module.__name__.startswith("test_app_"):
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("app-tmp")))
 
 
 @pytest.fixture(scope="session")

@@ -185,8 +185,11 @@ def test_one_process_serving_and_importing_on_postgres(postgres_url: str, moto_e
                            headers={"Authorization": "Bearer key-all"}).json()["Data"]["File"]
         assert (done["Status"], done["SuccessfulCount"]) == ("FINISHED", 7)
         assert len(service.store.read_table("ws-eu", "customer")) == 7
+        work = service.processor.work_dir
+        assert work is not None and work.is_dir() and list(work.iterdir()) == [work / ".owner.lock"]  # locked, download gone
     finally:
         service.close()
+    assert not work.exists()  # the process's own work folder goes with it
 
 
 def test_workers_of_other_processes_are_told_when_work_is_queued(postgres_url: str) -> None:

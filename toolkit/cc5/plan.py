@@ -80,9 +80,7 @@ class ImportPlan:
 
 
 def _batches(rel: duckdb.DuckDBPyRelation, batch_rows: int) -> pa.RecordBatchReader:
-    if hasattr(rel, "to_arrow_reader"):
-        return rel.to_arrow_reader(batch_rows)
-    return rel.fetch_record_batch(batch_rows)
+    return rel.to_arrow_reader(batch_rows)
 
 
 def _empty(con: duckdb.DuckDBPyConnection, cols: list[tuple[str, str]]) -> duckdb.DuckDBPyRelation:

@@ -292,7 +292,7 @@ def write_cc5(
         try:
             with open(tmp, "wb") as fh:
                 fh.write(head_text.encode("utf-8"))
-                reader = body.to_arrow_reader(_BATCH_ROWS) if hasattr(body, "to_arrow_reader") else body.fetch_record_batch(_BATCH_ROWS)
+                reader = body.to_arrow_reader(_BATCH_ROWS)
                 for batch in reader:
                     col = batch.column(0)
                     if col.null_count:

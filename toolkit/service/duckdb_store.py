@@ -21,7 +21,6 @@ process must be the database's only writer (DuckDB enforces that).
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import threading
 import time
@@ -334,10 +333,7 @@ class DuckDBStore:
             return
         columns = ", ".join(_FINDING_COLUMNS)
         # Only the first ``limit`` findings leave the engine (a file may have millions).
-        if hasattr(report, "iter_findings"):
-            picked = report.iter_findings(limit=limit)
-        else:
-            picked = list(itertools.islice(iter(report.findings), limit))
+        picked = report.iter_findings(limit=limit)
         if not picked:
             return
         with registered(con, findings_to_arrow(picked)) as view:

@@ -182,10 +182,7 @@ def insert_findings(conn: Any, file_id: str, report: Any, limit: int) -> None:
     """COPY at most ``limit`` findings of ``report`` into ``findings``."""
     if report is None or limit <= 0:
         return
-    if hasattr(report, "iter_findings"):
-        picked = report.iter_findings(limit=limit)
-    else:
-        picked = list(report.findings)[:limit]
+    picked = report.iter_findings(limit=limit)
     if not picked:
         return
     with conn.cursor() as cur, cur.copy(

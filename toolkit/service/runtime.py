@@ -24,6 +24,7 @@ from toolkit.service.duckdb_store import STORE_MEMORY_LIMIT, DuckDBStore
 from toolkit.service.processing import Processor
 from toolkit.service.storage import ObjectStorage
 from toolkit.service.store import Store
+from toolkit.service.work_folder import WorkFolder
 from toolkit.service.worker import Worker
 
 __all__ = ["Service"]
@@ -53,13 +54,14 @@ class Service:
         )
         self.storage.ensure_bucket()
         self.store: Store
-        self._work_tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._work_folder: WorkFolder | None = None
         if config.postgres:
             from toolkit.service.postgres_store import PostgresStore
 
-            # Downloads and the engine's spill files are this process's own.
-            self._work_tmp = tempfile.TemporaryDirectory(prefix="toolkit-import-")
-            work_dir = Path(self._work_tmp.name)
+            # Downloads and the engine's spill files are this process's own (and a killed
+            # process's are removed by the next one to start).
+            self._work_folder = WorkFolder(prefix="toolkit-import-")
+            work_dir = self._work_folder.path
             self.store = PostgresStore(
                 str(config.store), lease_seconds=config.lease_seconds, pool_size=config.workers + 8,
                 engine_config={"memory_limit": STORE_MEMORY_LIMIT, "temp_directory": str(work_dir)})
@@ -100,9 +102,9 @@ class Service:
         # is re-run on the next start.
         self.processor.interrupt_all()
         self.store.close()
-        if self._work_tmp is not None:
-            self._work_tmp.cleanup()
-            self._work_tmp = None
+        if self._work_folder is not None:
+            self._work_folder.cleanup()
+            self._work_folder = None
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
             self._tmpdir = None
