@@ -3,6 +3,7 @@ limit) is removed by the next process to start; a living process's never is."""
 
 from __future__ import annotations
 
+import gc
 import signal
 import subprocess
 import sys
@@ -63,4 +64,7 @@ def test_folders_it_did_not_make_are_left_alone(tmp_path: Path) -> None:
     assert (foreign / "data").read_text() == "keep"
     folder.cleanup()
     folder.cleanup()  # idempotent
+    forgotten = WorkFolder(parent=tmp_path).path
+    gc.collect()  # never cleaned up: removed when collected, as a TemporaryDirectory
+    assert forgotten.parent == tmp_path and not forgotten.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["toolkit-import-someone-else"]

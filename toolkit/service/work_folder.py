@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import tempfile
+import weakref
 from pathlib import Path
 
 try:
@@ -92,10 +93,15 @@ class WorkFolder:
         # the final name: only a locked folder carries the prefix
         self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
         os.replace(hidden, self.path)
+        # as TemporaryDirectory: also removed when garbage-collected or at exit, if cleanup() was not called
+        self._finalizer = weakref.finalize(self, _remove, self.path, self._fd)
 
     def cleanup(self) -> None:
         """Remove the folder and release its lock (idempotent)."""
-        shutil.rmtree(self.path, ignore_errors=True)
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._finalizer()
+
+
+def _remove(path: Path, fd: int | None) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    if fd is not None:
+        os.close(fd)
