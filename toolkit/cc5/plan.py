@@ -61,11 +61,11 @@ class ImportPlan:
 
     def upsert_batches(self, batch_rows: int = 100_000) -> pa.RecordBatchReader:
         """The ``upserts`` rows as an Arrow stream (typed columns, one batch per ``batch_rows`` rows)."""
-        return _batches(self.upserts, batch_rows)
+        return self.upserts.to_arrow_reader(batch_rows)
 
     def touched_batches(self, batch_rows: int = 100_000) -> pa.RecordBatchReader:
         """The ``touched`` keys as an Arrow stream."""
-        return _batches(self.touched, batch_rows)
+        return self.touched.to_arrow_reader(batch_rows)
 
     def close(self) -> None:
         """Drop the plan's temp tables and views from the connection."""
@@ -77,10 +77,6 @@ class ImportPlan:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _batches(rel: duckdb.DuckDBPyRelation, batch_rows: int) -> pa.RecordBatchReader:
-    return rel.to_arrow_reader(batch_rows)
 
 
 def _empty(con: duckdb.DuckDBPyConnection, cols: list[tuple[str, str]]) -> duckdb.DuckDBPyRelation:
